@@ -1,0 +1,39 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { KeyService } from '../accounts/keys.js';
+import type { Account } from '../store/repository.js';
+import { WireError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    account: Account | null;
+  }
+}
+
+/** The account of an authenticated request (routes behind the auth hook only). */
+export function accountOf(request: FastifyRequest): Account {
+  if (!request.account) throw new WireError('InvalidApiKey', 401, 'no account on this request');
+  return request.account;
+}
+
+export interface AuthOptions {
+  keys: KeyService;
+  /** Paths served without a key (health checks, the web studio's files). */
+  isPublic: (path: string) => boolean;
+}
+
+/** `Authorization: Bearer <key>` on every API call; the account rides on the request. */
+export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) => {
+  app.decorateRequest('account', null);
+  app.addHook('onRequest', async (request) => {
+    if (options.isPublic(request.url.split('?')[0] ?? '')) return;
+    const header = request.headers.authorization;
+    const match = header ? /^\s*Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match?.[1]) {
+      throw new WireError('InvalidApiKey', 401, 'no API key: send the header Authorization: Bearer <your API key>');
+    }
+    const account = await options.keys.authenticate(match[1]);
+    if (!account) throw new WireError('InvalidApiKey', 401, 'Invalid API-key provided.');
+    request.account = account;
+  });
+});

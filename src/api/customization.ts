@@ -1,0 +1,132 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { InvalidField } from '../errors.js';
+import type { VoiceService } from '../voices/enrollment.js';
+import { gmtTimestamp } from '../voices/naming.js';
+import { enrollmentModel, languages, pageLimits, preferredNamePattern, targetModels } from '../voices/rules.js';
+import { accountOf } from './auth.js';
+import { WireError } from './errors.js';
+
+/** zod's message for a field: "is required" when absent, else `invalid`. */
+function rule(invalid: string) {
+  return { error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : invalid) };
+}
+
+const pageNumber = (fallback: number) =>
+  z
+    .number(rule(`must be an integer from ${pageLimits.min} to ${pageLimits.max}`))
+    .int(`must be an integer from ${pageLimits.min} to ${pageLimits.max}`)
+    .min(pageLimits.min, `must be at least ${pageLimits.min}`)
+    .max(pageLimits.max, `must be at most ${pageLimits.max}`)
+    .default(fallback);
+
+export const createInput = z.object({
+  action: z.literal('create'),
+  target_model: z.enum(targetModels, rule(`must be one of ${targetModels.join(', ')}`)),
+  preferred_name: z.string(rule('must be a string')).regex(preferredNamePattern, 'must be 1-16 characters, each a letter, digit or underscore'),
+  audio: z.object({ data: z.string(rule('must be a string: a data URL or an http(s) URL')).min(1, 'is empty') }, rule('must be an object with a data field')),
+  text: z.string(rule('must be a string')).max(2000, 'must be at most 2000 characters').nullish(),
+  language: z.enum(languages, rule(`must be one of ${languages.join(', ')}`)).nullish(),
+});
+
+export const listInput = z.object({
+  action: z.literal('list'),
+  page_index: pageNumber(pageLimits.defaultIndex),
+  page_size: pageNumber(pageLimits.defaultSize),
+});
+
+export const deleteInput = z.object({
+  action: z.literal('delete'),
+  voice: z.string(rule('must be a string')).min(1, 'is empty'),
+});
+
+const actions = { create: createInput, list: listInput, delete: deleteInput } as const;
+type Action = keyof typeof actions;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks the envelope in the order a client's mistake is most usefully reported. */
+function readEnvelope(body: unknown): { action: Action; input: Record<string, unknown> } {
+  if (!isObject(body)) throw new InvalidField('body', 'must be a JSON object');
+  const { model, input } = body;
+  if (model === undefined || model === null || model === '') {
+    throw new WireError('BadRequest.EmptyModel', 400, `model is required: use "${enrollmentModel}"`);
+  }
+  if (model !== enrollmentModel) throw new InvalidField('model', `must be "${enrollmentModel}", got ${JSON.stringify(model)}`);
+  if (input === undefined || input === null) throw new WireError('BadRequest.EmptyInput', 400, 'input is required');
+  if (!isObject(input)) throw new InvalidField('input', 'must be an object');
+  const action = input.action;
+  if (action === undefined) throw new InvalidField('input.action', 'is required: create, list or delete');
+  if (typeof action !== 'string' || !(action in actions)) {
+    throw new InvalidField('input.action', `must be create, list or delete, got ${JSON.stringify(action)}`);
+  }
+  return { action: action as Action, input };
+}
+
+function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new InvalidField(['input', ...issue.path.map(String)].join('.'), issue.message);
+}
+
+export interface CustomizationOptions {
+  voices: VoiceService;
+}
+
+/** POST /api/v1/services/audio/tts/customization: create, list and delete voices. */
+export async function customizationRoutes(app: FastifyInstance, options: CustomizationOptions): Promise<void> {
+  const { voices } = options;
+  app.post('/api/v1/services/audio/tts/customization', async (request) => {
+    const account = accountOf(request);
+    const { action, input } = readEnvelope(request.body);
+    if (action === 'create') {
+      const fields = parseInput(createInput, input);
+      const created = await voices.create(account, {
+        targetModel: fields.target_model,
+        preferredName: fields.preferred_name,
+        audioData: fields.audio.data,
+        audioField: 'input.audio.data',
+        text: fields.text?.trim() || null,
+        language: fields.language ?? null,
+      });
+      request.log.info({ voice: created.voice.name, speechSeconds: created.voice.speechSeconds }, 'voice created');
+      return {
+        output: {
+          voice: created.voice.name,
+          target_model: created.voice.targetModel,
+          fallback_mode: created.fallbackReason !== null,
+          ...(created.fallbackReason !== null ? { fallback_reason: created.fallbackReason } : {}),
+          speech_seconds: Math.round(created.voice.speechSeconds * 10) / 10,
+        },
+        usage: { count: 1 },
+        request_id: request.id,
+      };
+    }
+    if (action === 'list') {
+      const fields = parseInput(listInput, input);
+      const page = await voices.list(account, fields.page_index, fields.page_size);
+      return {
+        output: {
+          voice_list: page.voices.map((voice) => ({
+            voice: voice.name,
+            gmt_create: gmtTimestamp(voice.createdAt),
+            gmt_modified: gmtTimestamp(voice.modifiedAt),
+            target_model: voice.targetModel,
+            language: voice.language,
+          })),
+          page_index: fields.page_index,
+          page_size: fields.page_size,
+          total_count: page.totalCount,
+        },
+        usage: { count: 0 },
+        request_id: request.id,
+      };
+    }
+    const fields = parseInput(deleteInput, input);
+    await voices.delete(account, fields.voice);
+    return { usage: { count: 0 }, request_id: request.id };
+  });
+}

@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { KeyService } from '../accounts/keys.js';
+import type { VoiceService } from '../voices/enrollment.js';
+import { authPlugin } from './auth.js';
+import { customizationRoutes } from './customization.js';
+import { installErrorHandling } from './errors.js';
+
+export interface ApiDependencies {
+  logger: FastifyBaseLogger;
+  keys: KeyService;
+  voices: VoiceService;
+}
+
+// A data URL under 10 MB plus the JSON around it.
+const bodyLimitBytes = 10 * 1024 * 1024 + 64 * 1024;
+
+const publicPaths = new Set(['/healthz']);
+
+/** The HTTP surface: wire shapes and error mapping only; rules live in src/voices. */
+export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: bodyLimitBytes,
+    genReqId: () => randomUUID(),
+  });
+  installErrorHandling(app);
+  await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  await app.register(customizationRoutes, { voices: deps.voices });
+  return app;
+}

@@ -1,0 +1,111 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { KeyService } from './accounts/keys.js';
+import { buildApi } from './api/server.js';
+import { ReferenceIntake } from './audio/intake.js';
+import { referenceLimits } from './audio/reference.js';
+import { SpeechDetector } from './audio/vad.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { FileBlobStore } from './store/blobs.js';
+import { KyselyRepository } from './store/kysely-repository.js';
+import type { Repository } from './store/repository.js';
+import { openSqlite } from './store/sqlite.js';
+import { VoiceService } from './voices/enrollment.js';
+import { RetentionJob } from './voices/retention.js';
+
+export interface RunningTimbre {
+  url: string;
+  api: FastifyInstance;
+  repository: Repository;
+  voices: VoiceService;
+  retention: RetentionJob;
+  keys: KeyService;
+  /** The key printed for a newcomer (first start, or read back from the key file), if any. */
+  defaultKey: string | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+const dayMs = 24 * 60 * 60 * 1000;
+
+export function defaultKeyFile(dataDir: string): string {
+  return join(dataDir, 'default-api-key');
+}
+
+/** Opens the embedded store (SQLite file + blob folder) in the data dir. */
+export async function openStore(config: Config): Promise<{ repository: Repository; blobs: FileBlobStore }> {
+  await mkdir(config.dataDir, { recursive: true });
+  const repository = new KyselyRepository(await openSqlite(join(config.dataDir, 'timbre.db')));
+  const blobs = new FileBlobStore(config.dataDir);
+  await blobs.init();
+  return { repository, blobs };
+}
+
+/** On a store with no keys, issues one for account `default` and keeps it in a 0600 file. */
+async function ensureNewcomerKey(keys: KeyService, dataDir: string): Promise<string | null> {
+  const file = defaultKeyFile(dataDir);
+  if (!(await keys.hasActiveKeys())) {
+    const issued = await keys.issue('default');
+    await writeFile(file, `${issued.key}\n`, { mode: 0o600 });
+    return issued.key;
+  }
+  if (!existsSync(file)) return null;
+  const key = (await readFile(file, 'utf8')).trim();
+  return (await keys.authenticate(key)) ? key : null;
+}
+
+/** Starts the whole service: store, audio intake, jobs, HTTP. */
+export async function startTimbre(config: Config, options: StartOptions = {}): Promise<RunningTimbre> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const { repository, blobs } = await openStore(config);
+  const keys = new KeyService(repository, clock);
+  const defaultKey = await ensureNewcomerKey(keys, config.dataDir);
+  const detector = new SpeechDetector(join(config.modelsDir, 'silero_vad.onnx'), referenceLimits.maxReferenceSeconds);
+  const intake = new ReferenceIntake(detector, {
+    fetchPolicy: { allowCidrs: config.fetchAllowCidrs, timeoutMs: config.fetchTimeoutMs, maxBytes: config.fetchMaxBytes },
+    decodeTimeoutMs: config.decodeTimeoutMs,
+  });
+  const voices = new VoiceService(repository, blobs, intake, clock, config.voiceQuota);
+  // Nothing is in flight before the server listens, so every unreferenced file is an orphan.
+  const swept = await voices.sweepOrphans(0);
+  if (swept > 0) logger.info({ swept }, 'removed files left by an interrupted create');
+  const retention = new RetentionJob(
+    repository,
+    voices,
+    clock,
+    { maxUnusedMs: config.retentionDays * dayMs, intervalMs: config.retentionIntervalSeconds * 1000 },
+    (error) => logger.error({ err: error }, 'retention job failed'),
+  );
+  const expired = await retention.runOnce();
+  if (expired > 0) logger.info({ expired }, 'deleted voices unused beyond the retention period');
+  retention.start();
+
+  const api = await buildApi({ logger, keys, voices });
+  await api.listen({ port: config.port, host: config.host });
+  const address = api.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    url: `http://${host}:${port}`,
+    api,
+    repository,
+    voices,
+    retention,
+    keys,
+    defaultKey,
+    async close() {
+      await retention.stop();
+      await api.close();
+      await repository.close();
+    },
+  };
+}

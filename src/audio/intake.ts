@@ -1,0 +1,51 @@
+import { writeFile } from 'node:fs/promises';
+import { decodeFile } from './ffmpeg.js';
+import { fetchAudioUrl, type FetchPolicy } from './fetch-url.js';
+import { prepareReference, referenceLimits, type PreparedReference } from './reference.js';
+import { parseAudioData } from './source.js';
+import { vadSampleRate, type SpeechDetector } from './vad.js';
+
+/** Rate of stored references: what the neural engines take, and enough for any output. */
+export const referenceSampleRate = 24000;
+
+export interface IntakeOptions {
+  fetchPolicy: FetchPolicy;
+  decodeTimeoutMs: number;
+}
+
+export interface IntakeResult extends PreparedReference {
+  /** The mediatype of the upload as sent (data URL) or served (URL). */
+  originalMediatype: string;
+}
+
+/** From `audio.data` to a prepared reference: read or fetch, decode, find speech, trim. */
+export class ReferenceIntake {
+  constructor(
+    private readonly detector: SpeechDetector,
+    private readonly options: IntakeOptions,
+  ) {}
+
+  /** Writes the original upload to `originalFile` (the caller keeps or removes it). */
+  async read(field: string, data: string, originalFile: string): Promise<IntakeResult> {
+    const source = parseAudioData(field, data);
+    let bytes: Buffer;
+    let originalMediatype: string;
+    if (source.kind === 'inline') {
+      bytes = source.bytes;
+      originalMediatype = source.mediatype;
+    } else {
+      const fetched = await fetchAudioUrl(source.url, this.options.fetchPolicy);
+      bytes = fetched.bytes;
+      originalMediatype = fetched.contentType?.split(';')[0]?.trim() || 'application/octet-stream';
+    }
+    await writeFile(originalFile, bytes, { mode: 0o600 });
+    // A little past the limit, so "longer than the limit" is visible in the decoded length.
+    const decoded = await decodeFile(originalFile, [referenceSampleRate, vadSampleRate], {
+      maxSeconds: referenceLimits.maxSourceSeconds + 0.5,
+      timeoutMs: this.options.decodeTimeoutMs,
+    });
+    const full = decoded.byRate.get(referenceSampleRate)!;
+    const spans = this.detector.detect(decoded.byRate.get(vadSampleRate)!);
+    return { ...prepareReference(full, spans, decoded.sourceSampleRate), originalMediatype };
+  }
+}

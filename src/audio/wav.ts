@@ -1,0 +1,40 @@
+import type { Audio } from './types.js';
+
+/**
+ * 16-bit PCM WAV. Hand-written: the format is a fixed 44-byte header, and spawning ffmpeg
+ * for it would cost more than the rest of an enrollment.
+ */
+export function encodeWav(audio: Audio): Buffer {
+  const dataBytes = audio.samples.length * 2;
+  const wav = Buffer.alloc(44 + dataBytes);
+  wav.write('RIFF', 0, 'ascii');
+  wav.writeUInt32LE(36 + dataBytes, 4);
+  wav.write('WAVE', 8, 'ascii');
+  wav.write('fmt ', 12, 'ascii');
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(audio.sampleRate, 24);
+  wav.writeUInt32LE(audio.sampleRate * 2, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write('data', 36, 'ascii');
+  wav.writeUInt32LE(dataBytes, 40);
+  for (let i = 0; i < audio.samples.length; i += 1) {
+    const clamped = Math.max(-1, Math.min(1, audio.samples[i] ?? 0));
+    wav.writeInt16LE(Math.round(clamped * 32767), 44 + i * 2);
+  }
+  return wav;
+}
+
+/** Reads back what `encodeWav` wrote (16-bit mono PCM with a 44-byte header). */
+export function decodeWav(wav: Buffer): Audio {
+  if (wav.toString('ascii', 0, 4) !== 'RIFF' || wav.toString('ascii', 8, 12) !== 'WAVE' || wav.readUInt16LE(34) !== 16) {
+    throw new Error('not a 16-bit PCM WAV written by Timbre');
+  }
+  const sampleRate = wav.readUInt32LE(24);
+  const count = wav.readUInt32LE(40) / 2;
+  const samples = new Float32Array(count);
+  for (let i = 0; i < count; i += 1) samples[i] = wav.readInt16LE(44 + i * 2) / 32767;
+  return { samples, sampleRate };
+}

@@ -1,0 +1,86 @@
+// The one place that reads process.env. Every setting is an environment variable and a
+// flag of `timbre serve`; both are validated by the same zod schema, once, at start.
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { packageRoot } from './paths.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const cidrList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0));
+
+/** One row per setting: its environment name, its flag, its schema and default. */
+export const settings = {
+  port: { env: 'PORT', flag: 'port', schema: port, fallback: '8080', help: 'TCP port to listen on (0 picks a free one)' },
+  host: { env: 'HOST', flag: 'host', schema: z.string().min(1), fallback: '127.0.0.1', help: 'address to listen on' },
+  dataDir: { env: 'TIMBRE_DATA_DIR', flag: 'data-dir', schema: z.string().min(1), fallback: './data', help: 'folder for the SQLite database and audio files' },
+  logLevel: {
+    env: 'TIMBRE_LOG_LEVEL',
+    flag: 'log-level',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    fallback: 'info',
+    help: 'pino log level',
+  },
+  modelsDir: { env: 'TIMBRE_MODELS_DIR', flag: 'models-dir', schema: z.string(), fallback: '', help: 'folder holding the ONNX models (default: the package\'s models/)' },
+  voiceQuota: { env: 'TIMBRE_VOICE_QUOTA', flag: 'voice-quota', schema: positiveInt, fallback: '1000', help: 'most voices one account may hold' },
+  retentionDays: { env: 'TIMBRE_RETENTION_DAYS', flag: 'retention-days', schema: z.coerce.number().positive(), fallback: '365', help: 'voices unused for longer are deleted' },
+  retentionIntervalSeconds: {
+    env: 'TIMBRE_RETENTION_INTERVAL_SECONDS',
+    flag: 'retention-interval-seconds',
+    schema: positiveInt,
+    fallback: '3600',
+    help: 'how often the retention job runs',
+  },
+  fetchAllowCidrs: {
+    env: 'TIMBRE_FETCH_ALLOW_CIDRS',
+    flag: 'fetch-allow-cidrs',
+    schema: cidrList,
+    fallback: '',
+    help: 'comma-separated address ranges that audio URLs may reach although private (e.g. 127.0.0.1/32)',
+  },
+  fetchTimeoutMs: { env: 'TIMBRE_FETCH_TIMEOUT_MS', flag: 'fetch-timeout-ms', schema: positiveInt, fallback: '10000', help: 'time limit for downloading an audio URL' },
+  fetchMaxBytes: { env: 'TIMBRE_FETCH_MAX_BYTES', flag: 'fetch-max-bytes', schema: positiveInt, fallback: String(20 * 1024 * 1024), help: 'size limit for a downloaded audio URL' },
+  decodeTimeoutMs: { env: 'TIMBRE_DECODE_TIMEOUT_MS', flag: 'decode-timeout-ms', schema: positiveInt, fallback: '20000', help: 'time limit for decoding one upload' },
+  printKey: { env: 'TIMBRE_PRINT_KEY', flag: 'print-key', schema: bool, fallback: 'true', help: 'print the default API key at start' },
+} as const;
+
+export type SettingName = keyof typeof settings;
+export type Config = { [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
+
+export class ConfigError extends Error {}
+
+/**
+ * Builds the configuration from the environment, then flags on top.
+ * `flags` holds raw strings keyed by setting name (as commander gives them).
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  flags: Partial<Record<SettingName, string>> = {},
+): Config {
+  const knownEnv = new Set<string>(Object.values(settings).map((setting) => setting.env));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('TIMBRE_') && !knownEnv.has(name)) {
+      throw new ConfigError(`unknown setting ${name} (known: ${[...knownEnv].filter((n) => n.startsWith('TIMBRE_')).join(', ')})`);
+    }
+  }
+  const values: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(settings)) {
+    const fromFlag = flags[key as SettingName];
+    const raw = fromFlag ?? env[setting.env] ?? setting.fallback;
+    const parsed = setting.schema.safeParse(raw);
+    if (!parsed.success) {
+      const source = fromFlag !== undefined ? `--${setting.flag}` : env[setting.env] !== undefined ? setting.env : `default of ${setting.env}`;
+      const reason = parsed.error.issues[0]?.message ?? 'invalid';
+      throw new ConfigError(`invalid setting ${source}=${JSON.stringify(raw)}: ${reason}`);
+    }
+    values[key] = parsed.data;
+  }
+  const config = values as Config;
+  config.dataDir = resolve(config.dataDir);
+  config.modelsDir = config.modelsDir === '' ? resolve(packageRoot, 'models') : resolve(config.modelsDir);
+  return config;
+}

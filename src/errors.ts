@@ -1,0 +1,50 @@
+// Typed errors thrown below the API. src/api/errors.ts maps each class to a wire code and
+// HTTP status in one table; nothing else builds an error body.
+
+export abstract class TimbreError extends Error {
+  override readonly name: string = this.constructor.name;
+}
+
+/** A request field is missing or outside its rules. `field` names it as the client sent it. */
+export class InvalidField extends TimbreError {
+  constructor(
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`${field} ${detail}`);
+  }
+}
+
+/** The audio could not be used as a voice reference; `reason` is the short kind. */
+export class AudioRejected extends TimbreError {
+  constructor(
+    readonly reason: 'undecodable' | 'silent' | 'too_little_speech' | 'too_long' | 'clipped' | 'text_mismatch' | 'language_mismatch',
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** An audio URL that is malformed, not allowed, or could not be fetched. */
+export class UrlRejected extends TimbreError {}
+
+/** Something larger than a limit: an encoded upload, a download, a body. */
+export class TooLarge extends TimbreError {}
+
+export class QuotaExceeded extends TimbreError {
+  constructor(
+    readonly quota: number,
+    readonly voiceCount: number,
+  ) {
+    super(`voice quota reached: the account holds ${voiceCount} of ${quota} voices; delete a voice before creating another`);
+  }
+}
+
+/** Absent, or owned by another account: callers must not be able to tell which. */
+export class VoiceNotFound extends TimbreError {
+  constructor(readonly voice: string) {
+    super(`voice ${JSON.stringify(voice)} does not exist in this account`);
+  }
+}
+
+export class Unauthenticated extends TimbreError {}

@@ -1,0 +1,6 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Compiled files live in dist/src/, sources in src/: walk up to the folder with package.json.
+const here = dirname(fileURLToPath(import.meta.url));
+export const packageRoot = here.includes('/dist/') ? join(here, '..', '..') : join(here, '..');

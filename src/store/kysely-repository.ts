@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, VoicesTable } from './schema.js';
+import type { Account, ApiKeyRecord, InsertVoiceOutcome, Repository, VoicePage, VoiceRecord } from './repository.js';
+
+function toVoiceRecord(row: Selectable<VoicesTable>): VoiceRecord {
+  return {
+    name: row.name,
+    accountId: row.account_id,
+    preferredName: row.preferred_name,
+    targetModel: row.target_model,
+    language: row.language,
+    referenceText: row.reference_text,
+    createdAt: Number(row.created_at),
+    modifiedAt: Number(row.modified_at),
+    lastUsedAt: Number(row.last_used_at),
+    speechSeconds: Number(row.speech_seconds),
+    fallbackReason: row.fallback_reason,
+    originalBlob: row.original_blob,
+    originalMediatype: row.original_mediatype,
+    referenceBlob: row.reference_blob,
+    referenceSampleRate: Number(row.reference_sample_rate),
+  };
+}
+
+function toVoiceRow(voice: VoiceRecord): VoicesTable {
+  return {
+    name: voice.name,
+    account_id: voice.accountId,
+    preferred_name: voice.preferredName,
+    target_model: voice.targetModel,
+    language: voice.language,
+    reference_text: voice.referenceText,
+    created_at: voice.createdAt,
+    modified_at: voice.modifiedAt,
+    last_used_at: voice.lastUsedAt,
+    speech_seconds: voice.speechSeconds,
+    fallback_reason: voice.fallbackReason,
+    original_blob: voice.originalBlob,
+    original_mediatype: voice.originalMediatype,
+    reference_blob: voice.referenceBlob,
+    reference_sample_rate: voice.referenceSampleRate,
+  };
+}
+
+/** The repository over any Kysely dialect; SQL that differs by dialect is kept out of here. */
+export class KyselyRepository implements Repository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async ensureAccount(name: string, now: number): Promise<Account> {
+    await this.db
+      .insertInto('accounts')
+      .values({ id: randomUUID(), name, created_at: now })
+      .onConflict((conflict) => conflict.column('name').doNothing())
+      .execute();
+    const row = await this.db.selectFrom('accounts').select(['id', 'name']).where('name', '=', name).executeTakeFirstOrThrow();
+    return row;
+  }
+
+  async insertApiKey(key: { id: string; accountId: string; keyHash: string; keyPrefix: string; createdAt: number }): Promise<void> {
+    await this.db
+      .insertInto('api_keys')
+      .values({ id: key.id, account_id: key.accountId, key_hash: key.keyHash, key_prefix: key.keyPrefix, created_at: key.createdAt, revoked_at: null })
+      .execute();
+  }
+
+  async findAccountByKeyHash(keyHash: string): Promise<Account | null> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
+      .select(['accounts.id as id', 'accounts.name as name'])
+      .where('api_keys.key_hash', '=', keyHash)
+      .where('api_keys.revoked_at', 'is', null)
+      .executeTakeFirst();
+    return row ?? null;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
+      .select(['api_keys.id as id', 'accounts.name as accountName', 'api_keys.key_prefix as keyPrefix', 'api_keys.created_at as createdAt', 'api_keys.revoked_at as revokedAt'])
+      .orderBy('api_keys.created_at')
+      .execute();
+    return rows.map((row) => ({ ...row, createdAt: Number(row.createdAt), revokedAt: row.revokedAt === null ? null : Number(row.revokedAt) }));
+  }
+
+  async revokeApiKey(idOrPrefix: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('api_keys')
+      .set({ revoked_at: now })
+      .where((eb) => eb.or([eb('id', '=', idOrPrefix), eb('key_prefix', '=', idOrPrefix)]))
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async countActiveApiKeys(): Promise<number> {
+    const row = await this.db.selectFrom('api_keys').select((eb) => eb.fn.countAll<number>().as('n')).where('revoked_at', 'is', null).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async countVoices(accountId: string): Promise<number> {
+    const row = await this.db.selectFrom('voices').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async insertVoiceWithinQuota(voice: VoiceRecord, quota: number): Promise<InsertVoiceOutcome> {
+    return this.db.transaction().execute(async (trx) => {
+      // One INSERT ... SELECT ... WHERE count < quota: the check and the write are a single
+      // statement, so two writers (even two processes on one SQLite file) cannot both pass it.
+      const row = toVoiceRow(voice);
+      const result = await trx
+        .insertInto('voices')
+        .columns(Object.keys(row) as (keyof VoicesTable)[])
+        .expression(
+          trx
+            .selectNoFrom(Object.entries(row).map(([column, value]) => sql`${value}`.as(column)))
+            .where(
+              (eb) => eb.selectFrom('voices').select((inner) => inner.fn.countAll<number>().as('n')).where('account_id', '=', voice.accountId),
+              '<',
+              quota,
+            ),
+        )
+        .executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) {
+        const count = await trx.selectFrom('voices').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', voice.accountId).executeTakeFirstOrThrow();
+        return { inserted: false as const, voiceCount: Number(count.n) };
+      }
+      await trx
+        .insertInto('usage_ledger')
+        .values({ id: randomUUID(), account_id: voice.accountId, kind: 'voice.create', count: 1, voice: voice.name, at: voice.createdAt })
+        .execute();
+      return { inserted: true as const };
+    });
+  }
+
+  async listVoices(accountId: string, offset: number, limit: number): Promise<VoicePage> {
+    const [rows, total] = await Promise.all([
+      limit === 0
+        ? Promise.resolve([])
+        : this.db
+            .selectFrom('voices')
+            .selectAll()
+            .where('account_id', '=', accountId)
+            .orderBy('created_at', 'desc')
+            .orderBy('name', 'desc')
+            .limit(limit)
+            .offset(offset)
+            .execute(),
+      this.countVoices(accountId),
+    ]);
+    return { voices: rows.map(toVoiceRecord), totalCount: total };
+  }
+
+  async findVoice(accountId: string, name: string): Promise<VoiceRecord | null> {
+    const row = await this.db.selectFrom('voices').selectAll().where('account_id', '=', accountId).where('name', '=', name).executeTakeFirst();
+    return row ? toVoiceRecord(row) : null;
+  }
+
+  async deleteVoice(accountId: string, name: string): Promise<VoiceRecord | null> {
+    const row = await this.db.deleteFrom('voices').where('account_id', '=', accountId).where('name', '=', name).returningAll().executeTakeFirst();
+    return row ? toVoiceRecord(row) : null;
+  }
+
+  async touchVoice(name: string, at: number): Promise<void> {
+    await this.db.updateTable('voices').set({ last_used_at: at }).where('name', '=', name).where('last_used_at', '<', at).execute();
+  }
+
+  async findVoicesUnusedSince(cutoff: number, limit: number): Promise<VoiceRecord[]> {
+    const rows = await this.db.selectFrom('voices').selectAll().where('last_used_at', '<', cutoff).orderBy('last_used_at').limit(limit).execute();
+    return rows.map(toVoiceRecord);
+  }
+
+  async deleteVoiceIfUnusedSince(name: string, cutoff: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('voices').where('name', '=', name).where('last_used_at', '<', cutoff).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async referencedBlobKeys(): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('voices').select(['original_blob', 'reference_blob']).execute();
+    return new Set(rows.flatMap((row) => [row.original_blob, row.reference_blob]));
+  }
+
+  async usageTotal(accountId: string, kind: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('usage_ledger')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('count'), sql<number>`0`).as('total'))
+      .where('account_id', '=', accountId)
+      .where('kind', '=', kind)
+      .executeTakeFirstOrThrow();
+    return Number(row.total);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,9 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as initial from './001-initial.js';
+
+/** Numbered migrations, compiled in (no directory scan, so bundling and dist/ both work). */
+export const migrationProvider: MigrationProvider = {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { '001-initial': initial };
+  },
+};

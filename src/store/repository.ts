@@ -1,0 +1,74 @@
+// The one interface the rest of Timbre uses to keep state. The embedded default is SQLite;
+// other backends implement the same interface.
+
+export interface Account {
+  id: string;
+  name: string;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  accountName: string;
+  keyPrefix: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface VoiceRecord {
+  name: string;
+  accountId: string;
+  preferredName: string;
+  targetModel: string;
+  language: string | null;
+  referenceText: string | null;
+  createdAt: number;
+  modifiedAt: number;
+  lastUsedAt: number;
+  speechSeconds: number;
+  fallbackReason: string | null;
+  originalBlob: string;
+  originalMediatype: string;
+  referenceBlob: string;
+  referenceSampleRate: number;
+}
+
+export interface VoicePage {
+  voices: VoiceRecord[];
+  totalCount: number;
+}
+
+export type InsertVoiceOutcome = { inserted: true } | { inserted: false; voiceCount: number };
+
+export interface Repository {
+  /** Returns the account with this name, creating it when absent. */
+  ensureAccount(name: string, now: number): Promise<Account>;
+  insertApiKey(key: { id: string; accountId: string; keyHash: string; keyPrefix: string; createdAt: number }): Promise<void>;
+  /** The account owning an unrevoked key with this hash, or null. */
+  findAccountByKeyHash(keyHash: string): Promise<Account | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Revokes the key whose id or prefix is given; false when none matched. */
+  revokeApiKey(idOrPrefix: string, now: number): Promise<boolean>;
+  countActiveApiKeys(): Promise<number>;
+
+  countVoices(accountId: string): Promise<number>;
+  /**
+   * Inserts the voice and its usage entry in one transaction, only while the account holds
+   * fewer than `quota` voices; the check and the insert are atomic.
+   */
+  insertVoiceWithinQuota(voice: VoiceRecord, quota: number): Promise<InsertVoiceOutcome>;
+  /** Newest first. */
+  listVoices(accountId: string, offset: number, limit: number): Promise<VoicePage>;
+  findVoice(accountId: string, name: string): Promise<VoiceRecord | null>;
+  /** Deletes and returns the voice, or null when the account has no such voice. */
+  deleteVoice(accountId: string, name: string): Promise<VoiceRecord | null>;
+  touchVoice(name: string, at: number): Promise<void>;
+  /** Voices whose last use is before `cutoff`, oldest first, at most `limit`. */
+  findVoicesUnusedSince(cutoff: number, limit: number): Promise<VoiceRecord[]>;
+  /** Deletes the voice only if it is still unused since `cutoff`; true when deleted. */
+  deleteVoiceIfUnusedSince(name: string, cutoff: number): Promise<boolean>;
+  /** Every blob key that some voice refers to. */
+  referencedBlobKeys(): Promise<Set<string>>;
+  usageTotal(accountId: string, kind: string): Promise<number>;
+
+  close(): Promise<void>;
+}

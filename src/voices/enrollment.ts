@@ -1,0 +1,105 @@
+import { rm } from 'node:fs/promises';
+import type { IntakeResult, ReferenceIntake } from '../audio/intake.js';
+import { referenceSampleRate } from '../audio/intake.js';
+import { encodeWav } from '../audio/wav.js';
+import type { Clock } from '../clock.js';
+import { QuotaExceeded, VoiceNotFound } from '../errors.js';
+import type { BlobStore } from '../store/blobs.js';
+import type { Account, Repository, VoicePage, VoiceRecord } from '../store/repository.js';
+import { makeVoiceName } from './naming.js';
+import type { Language, TargetModel } from './rules.js';
+
+export interface CreateVoiceRequest {
+  targetModel: TargetModel;
+  preferredName: string;
+  audioData: string;
+  /** The field name `audioData` came from, for error messages. */
+  audioField: string;
+  text: string | null;
+  language: Language | null;
+}
+
+export interface CreatedVoice {
+  voice: VoiceRecord;
+  fallbackReason: string | null;
+}
+
+const originalExtensions: Record<string, string> = { 'audio/wav': 'wav', 'audio/mpeg': 'mp3', 'audio/mp4': 'm4a' };
+
+/** Creating, listing and deleting an account's voices, with quota and durable storage. */
+export class VoiceService {
+  constructor(
+    private readonly repository: Repository,
+    private readonly blobs: BlobStore,
+    private readonly intake: ReferenceIntake,
+    private readonly clock: Clock,
+    private readonly quota: number,
+  ) {}
+
+  async create(account: Account, request: CreateVoiceRequest): Promise<CreatedVoice> {
+    // Cheap early refusal; the insert below re-checks atomically.
+    const held = await this.repository.countVoices(account.id);
+    if (held >= this.quota) throw new QuotaExceeded(this.quota, held);
+
+    const originalFile = this.blobs.temporaryPath();
+    const blobKeys: string[] = [];
+    try {
+      const prepared: IntakeResult = await this.intake.read(request.audioField, request.audioData, originalFile);
+      const now = this.clock.now();
+      const name = makeVoiceName(request.preferredName, now);
+      const originalBlob = `${name}/original.${originalExtensions[prepared.originalMediatype] ?? 'bin'}`;
+      const referenceBlob = `${name}/reference.wav`;
+      // Both files are durable before the row exists, and the row is committed before the
+      // API answers: an acknowledged voice is whole; a crash in between leaves orphan files
+      // that the start-up sweep removes.
+      await this.blobs.adopt(originalBlob, originalFile);
+      blobKeys.push(originalBlob);
+      await this.blobs.put(referenceBlob, encodeWav(prepared.reference));
+      blobKeys.push(referenceBlob);
+      const voice: VoiceRecord = {
+        name,
+        accountId: account.id,
+        preferredName: request.preferredName,
+        targetModel: request.targetModel,
+        language: request.language,
+        referenceText: request.text,
+        createdAt: now,
+        modifiedAt: now,
+        lastUsedAt: now,
+        speechSeconds: prepared.speechSeconds,
+        fallbackReason: prepared.fallbackReasons.length > 0 ? prepared.fallbackReasons.join('; ') : null,
+        originalBlob,
+        originalMediatype: prepared.originalMediatype,
+        referenceBlob,
+        referenceSampleRate,
+      };
+      const outcome = await this.repository.insertVoiceWithinQuota(voice, this.quota);
+      if (!outcome.inserted) throw new QuotaExceeded(this.quota, outcome.voiceCount);
+      return { voice, fallbackReason: voice.fallbackReason };
+    } catch (error) {
+      await rm(originalFile, { force: true });
+      await Promise.all(blobKeys.map((key) => this.blobs.delete(key)));
+      throw error;
+    }
+  }
+
+  list(account: Account, pageIndex: number, pageSize: number): Promise<VoicePage> {
+    return this.repository.listVoices(account.id, pageIndex * pageSize, pageSize);
+  }
+
+  async delete(account: Account, name: string): Promise<void> {
+    const removed = await this.repository.deleteVoice(account.id, name);
+    if (!removed) throw new VoiceNotFound(name);
+    await this.removeFiles(removed);
+  }
+
+  async removeFiles(voice: VoiceRecord): Promise<void> {
+    await Promise.all([this.blobs.delete(voice.originalBlob), this.blobs.delete(voice.referenceBlob)]);
+  }
+
+  /** Removes files no voice refers to (left by a crash mid-create) older than `graceMs`. */
+  async sweepOrphans(graceMs: number): Promise<number> {
+    const referenced = await this.repository.referencedBlobKeys();
+    return this.blobs.sweep((key) => referenced.has(key), graceMs, this.clock.now());
+  }
+}

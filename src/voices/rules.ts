@@ -1,0 +1,13 @@
+// Enrollment rules, as the spec states them; the API's request schemas are built from these.
+
+export const enrollmentModel = 'qwen-voice-enrollment';
+
+export const targetModels = ['qwen3-tts-vc-realtime-2026-01-15', 'qwen3-tts-vc-realtime-2025-11-27', 'qwen3-tts-vc-2026-01-22'] as const;
+export type TargetModel = (typeof targetModels)[number];
+
+export const languages = ['zh', 'en', 'de', 'it', 'pt', 'es', 'ja', 'ko', 'fr', 'ru'] as const;
+export type Language = (typeof languages)[number];
+
+export const preferredNamePattern = /^[A-Za-z0-9_]{1,16}$/;
+
+export const pageLimits = { min: 0, max: 1_000_000, defaultIndex: 0, defaultSize: 10 } as const;
