@@ -25,6 +25,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     genReqId: () => randomUUID(),
   });
   installErrorHandling(app);
+  // The spec's requests are JSON only; anything else is answered with a clear error.
+  app.removeContentTypeParser('text/plain');
   await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) });
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(customizationRoutes, { voices: deps.voices });

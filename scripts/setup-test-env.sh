@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Test prerequisites: Debian packages (installed when missing; needs root, as on CI) and the
+# generated test audio (test/.audio, not committed). Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# package -> a file that proves it is installed
+declare -A needed=(
+  [espeak-ng]=/usr/bin/espeak-ng
+  [python3-requests]=/usr/lib/python3/dist-packages/requests/__init__.py
+  [curl]=/usr/bin/curl
+  [asterisk-core-sounds-en]=/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz
+  [asterisk-core-sounds-en-g722]=/usr/share/asterisk/sounds/en_US_f_Allison/demo-instruct.g722
+)
+missing=()
+for package in "${!needed[@]}"; do
+  [ -e "${needed[$package]}" ] || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup-test-env: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+    exit 1
+  fi
+  echo "setup-test-env: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node scripts/make-test-audio.mjs

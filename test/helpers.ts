@@ -1,0 +1,78 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startTimbre, type RunningTimbre } from '../src/app.js';
+import type { Clock } from '../src/clock.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { packageRoot } from '../src/paths.js';
+
+export const audioDir = join(packageRoot, 'test', '.audio');
+export const enrollmentPath = '/api/v1/services/audio/tts/customization';
+
+export function audioPath(name: string): string {
+  return join(audioDir, name);
+}
+
+export function dataUrl(name: string, mediatype = 'audio/wav'): string {
+  return `data:${mediatype};base64,${readFileSync(audioPath(name)).toString('base64')}`;
+}
+
+/** A clock the test moves by hand. */
+export class ManualClock implements Clock {
+  constructor(public current = Date.UTC(2026, 0, 15, 12, 0, 0, 0)) {}
+  now(): number {
+    return this.current;
+  }
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
+
+export interface TestServer {
+  running: RunningTimbre;
+  url: string;
+  key: string;
+  dataDir: string;
+  config: Config;
+  /** POSTs JSON to the enrollment endpoint; returns status and parsed body. */
+  enroll(body: unknown, key?: string | null): Promise<{ status: number; body: Record<string, any> }>;
+  stop(): Promise<void>;
+}
+
+/** The real server on a loopback port with a temp data dir. */
+export async function startTestServer(env: Record<string, string> = {}, clock?: Clock): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'timbre-test-'));
+  const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ...env });
+  const running = await startTimbre(config, { clock, logger: pino({ level: 'silent' }) });
+  const key = running.defaultKey!;
+  const enroll = async (body: unknown, useKey: string | null = key) => {
+    const response = await fetch(running.url + enrollmentPath, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(useKey ? { authorization: `Bearer ${useKey}` } : {}) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+  return {
+    running,
+    url: running.url,
+    key,
+    dataDir,
+    config,
+    enroll,
+    async stop() {
+      await running.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function createBody(overrides: Record<string, unknown> = {}, audio = dataUrl('low.wav')): Record<string, unknown> {
+  return {
+    model: 'qwen-voice-enrollment',
+    input: { action: 'create', target_model: 'qwen3-tts-vc-realtime-2026-01-15', preferred_name: 'tester', audio: { data: audio }, ...overrides },
+  };
+}
+
+export const voiceNamePattern = /^qwen-tts-vc-([A-Za-z0-9_]{1,16})-voice-(\d{17})-([0-9a-f]{4})$/;
