@@ -26,4 +26,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# --packages-only: before `npm ci`, when the audio generator's dependencies are not there yet.
+[ "${1:-}" = "--packages-only" ] && exit 0
 node scripts/make-test-audio.mjs

@@ -42,14 +42,17 @@ function flagsOf(options: Record<string, unknown>): FlagValues {
 }
 
 const program = new Command('timbre').description('Self-hosted voice cloning, DashScope-compatible').showHelpAfterError();
+// Set before the subcommands are defined: they inherit it.
+program.exitOverride((error) => process.exit(error.exitCode === 0 ? exitCodes.ok : exitCodes.usage));
 
 withSettingFlags(program.command('serve').description('serve the API on the configured address')).action(async (options: Record<string, unknown>) => {
   const config = configFrom(flagsOf(options));
   const running = await startTimbre(config);
-  process.stdout.write(`Timbre is serving at ${running.url}\n`);
-  if (config.printKey && running.defaultKey) {
-    process.stdout.write(`API key (account "default"): ${running.defaultKey}\n  (kept in ${defaultKeyFile(config.dataDir)}; make more with \`npx timbre keys create --account NAME\`)\n`);
-  }
+  const keyLines =
+    config.printKey && running.defaultKey
+      ? `API key (account "default"): ${running.defaultKey}\n  (kept in ${defaultKeyFile(config.dataDir)}; make more with \`npx timbre keys create --account NAME\`)\n`
+      : '';
+  process.stdout.write(`${keyLines}Timbre is serving at ${running.url}\n`);
   const stop = async () => {
     await running.close();
     process.exit(exitCodes.ok);
@@ -100,5 +103,4 @@ withSettingFlags(keysCommand.command('revoke').description('revoke a key by id o
   },
 );
 
-program.exitOverride((error) => process.exit(error.exitCode === 0 ? exitCodes.ok : exitCodes.usage));
 await program.parseAsync(process.argv);

@@ -105,6 +105,10 @@ export class FileBlobStore implements BlobStore {
         removed += 1;
       }
     }
+    // A crash between mkdir and rename leaves an empty folder: remove those too.
+    for (const entry of await readdir(this.blobDir, { recursive: true, withFileTypes: true })) {
+      if (entry.isDirectory()) await rmdir(join(entry.parentPath, entry.name)).catch(() => undefined);
+    }
     for (const name of await readdir(this.scratchDir)) {
       const path = join(this.scratchDir, name);
       const info = await stat(path).catch(() => null);

@@ -1,0 +1,78 @@
+// npm run bench:enroll: create latency for 20 s WAV and MP3 data URLs and list throughput,
+// each beside a baseline measured in the same run on the same machine.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startTimbre } from '../src/app.js';
+import { ffmpegPath } from '../src/audio/ffmpeg.js';
+import { loadConfig } from '../src/config.js';
+import { packageRoot } from '../src/paths.js';
+import { percentile, printTable, timeEach } from './stats.js';
+
+const audio = (name: string) => join(packageRoot, 'test', '.audio', name);
+const creates = Number(process.env.BENCH_CREATES ?? 30);
+const lists = Number(process.env.BENCH_LISTS ?? 2000);
+
+function ffmpegDecode(file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffmpegPath, ['-nostdin', '-v', 'error', '-i', file, '-ac', '1', '-ar', '24000', '-f', 'f32le', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.resume();
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}`))));
+  });
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'timbre-bench-'));
+const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, PORT: '0' });
+const running = await startTimbre(config, { logger: pino({ level: 'silent' }) });
+const endpoint = `${running.url}/api/v1/services/audio/tts/customization`;
+const headers = { authorization: `Bearer ${running.defaultKey}`, 'content-type': 'application/json' };
+
+async function call(body: string): Promise<void> {
+  const response = await fetch(endpoint, { method: 'POST', headers, body });
+  if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+  await response.arrayBuffer();
+}
+
+try {
+  const rows = [['measure', 'p50 ms', 'p95 ms', 'p99 ms', 'baseline p50 ms', 'ratio p50']];
+  for (const [file, mediatype] of [['bench20.wav', 'audio/wav'], ['bench20.mp3', 'audio/mpeg']] as const) {
+    const body = JSON.stringify({
+      model: 'qwen-voice-enrollment',
+      input: { action: 'create', target_model: 'qwen3-tts-vc-2026-01-22', preferred_name: 'bench', audio: { data: `data:${mediatype};base64,${readFileSync(audio(file)).toString('base64')}` } },
+    });
+    await call(body); // warm-up
+    const createTimes = await timeEach(creates, () => call(body));
+    const decodeTimes = await timeEach(creates, () => ffmpegDecode(audio(file)));
+    rows.push([
+      `create, 20 s ${file.split('.')[1]} data URL`,
+      percentile(createTimes, 50).toFixed(1),
+      percentile(createTimes, 95).toFixed(1),
+      percentile(createTimes, 99).toFixed(1),
+      `${percentile(decodeTimes, 50).toFixed(1)} (ffmpeg decode alone)`,
+      (percentile(createTimes, 50) / percentile(decodeTimes, 50)).toFixed(2),
+    ]);
+  }
+  const listBody = JSON.stringify({ model: 'qwen-voice-enrollment', input: { action: 'list', page_size: 10, page_index: 0 } });
+  const listTimes = await timeEach(lists, () => call(listBody));
+  const healthTimes = await timeEach(lists, async () => {
+    await (await fetch(`${running.url}/healthz`)).arrayBuffer();
+  });
+  rows.push([
+    `list, page of 10 (of ${2 * creates + 2} voices)`,
+    percentile(listTimes, 50).toFixed(2),
+    percentile(listTimes, 95).toFixed(2),
+    percentile(listTimes, 99).toFixed(2),
+    `${percentile(healthTimes, 50).toFixed(2)} (GET /healthz)`,
+    (percentile(listTimes, 50) / percentile(healthTimes, 50)).toFixed(2),
+  ]);
+  const listSeconds = listTimes.reduce((sum, time) => sum + time, 0) / 1000;
+  const healthSeconds = healthTimes.reduce((sum, time) => sum + time, 0) / 1000;
+  printTable(rows);
+  console.log(`\nlist throughput, one client: ${(lists / listSeconds).toFixed(0)} req/s; /healthz baseline ${(lists / healthSeconds).toFixed(0)} req/s (ratio ${(healthSeconds / listSeconds).toFixed(2)})`);
+} finally {
+  await running.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
