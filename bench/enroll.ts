@@ -27,6 +27,7 @@ function ffmpegDecode(file: string): Promise<void> {
 const dataDir = mkdtempSync(join(tmpdir(), 'timbre-bench-'));
 const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, PORT: '0' });
 const running = await startTimbre(config, { logger: pino({ level: 'silent' }) });
+await running.engine.ready();
 const endpoint = `${running.url}/api/v1/services/audio/tts/customization`;
 const headers = { authorization: `Bearer ${running.defaultKey}`, 'content-type': 'application/json' };
 

@@ -9,6 +9,8 @@ import { ReferenceIntake } from './audio/intake.js';
 import { referenceLimits } from './audio/reference.js';
 import { SpeechDetector } from './audio/vad.js';
 import { systemClock, type Clock } from './clock.js';
+import type { Engine } from './engines/engine.js';
+import { PreviewEngine } from './engines/preview/preview-engine.js';
 import type { Config } from './config.js';
 import { FileBlobStore } from './store/blobs.js';
 import { KyselyRepository } from './store/kysely-repository.js';
@@ -24,6 +26,7 @@ export interface RunningTimbre {
   voices: VoiceService;
   retention: RetentionJob;
   keys: KeyService;
+  engine: Engine;
   /** The key printed for a newcomer (first start, or read back from the key file), if any. */
   defaultKey: string | null;
   close(): Promise<void>;
@@ -74,7 +77,8 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     fetchPolicy: { allowCidrs: config.fetchAllowCidrs, timeoutMs: config.fetchTimeoutMs, maxBytes: config.fetchMaxBytes },
     decodeTimeoutMs: config.decodeTimeoutMs,
   });
-  const voices = new VoiceService(repository, blobs, intake, clock, config.voiceQuota);
+  const engine = await PreviewEngine.start({ threads: config.engineThreads, maxQueued: config.engineQueue, cacheDir: config.cacheDir });
+  const voices = new VoiceService(repository, blobs, intake, engine, clock, config.voiceQuota);
   // Nothing is in flight before the server listens, so every unreferenced file is an orphan.
   const swept = await voices.sweepOrphans(0);
   if (swept > 0) logger.info({ swept }, 'removed files left by an interrupted create');
@@ -101,11 +105,13 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     voices,
     retention,
     keys,
+    engine,
     defaultKey,
     async close() {
       await retention.stop();
       await api.close();
       await repository.close();
+      await engine.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 // The one place that reads process.env. Every setting is an environment variable and a
 // flag of `timbre serve`; both are validated by the same zod schema, once, at start.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { packageRoot } from './paths.js';
@@ -45,6 +46,9 @@ export const settings = {
   fetchTimeoutMs: { env: 'TIMBRE_FETCH_TIMEOUT_MS', flag: 'fetch-timeout-ms', schema: positiveInt, fallback: '10000', help: 'time limit for downloading an audio URL' },
   fetchMaxBytes: { env: 'TIMBRE_FETCH_MAX_BYTES', flag: 'fetch-max-bytes', schema: positiveInt, fallback: String(20 * 1024 * 1024), help: 'size limit for a downloaded audio URL' },
   decodeTimeoutMs: { env: 'TIMBRE_DECODE_TIMEOUT_MS', flag: 'decode-timeout-ms', schema: positiveInt, fallback: '20000', help: 'time limit for decoding one upload' },
+  cacheDir: { env: 'TIMBRE_CACHE_DIR', flag: 'cache-dir', schema: z.string(), fallback: '', help: 'folder for measured engine tables (default: the data dir)' },
+  engineThreads: { env: 'TIMBRE_ENGINE_THREADS', flag: 'engine-threads', schema: positiveInt, fallback: String(availableParallelism()), help: 'synthesis worker threads (default: cores)' },
+  engineQueue: { env: 'TIMBRE_ENGINE_QUEUE', flag: 'engine-queue', schema: z.coerce.number().int().min(0), fallback: '32', help: 'synthesis jobs that may wait; more are refused with Throttling' },
   printKey: { env: 'TIMBRE_PRINT_KEY', flag: 'print-key', schema: bool, fallback: 'true', help: 'print the default API key at start' },
 } as const;
 
@@ -81,6 +85,7 @@ export function loadConfig(
   }
   const config = values as Config;
   config.dataDir = resolve(config.dataDir);
+  config.cacheDir = config.cacheDir === '' ? config.dataDir : resolve(config.cacheDir);
   config.modelsDir = config.modelsDir === '' ? resolve(packageRoot, 'models') : resolve(config.modelsDir);
   return config;
 }

@@ -48,3 +48,6 @@ export class VoiceNotFound extends TimbreError {
 }
 
 export class Unauthenticated extends TimbreError {}
+
+/** The synthesis queue is full; the client should retry later. */
+export class EngineBusy extends TimbreError {}

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -8,6 +8,8 @@ import { loadConfig, type Config } from '../src/config.js';
 import { packageRoot } from '../src/paths.js';
 
 export const audioDir = join(packageRoot, 'test', '.audio');
+/** Shared by every test server, so the preview engine's tables are measured once per run. */
+export const testCacheDir = join(audioDir, 'cache');
 export const enrollmentPath = '/api/v1/services/audio/tts/customization';
 
 export function audioPath(name: string): string {
@@ -43,7 +45,8 @@ export interface TestServer {
 /** The real server on a loopback port with a temp data dir. */
 export async function startTestServer(env: Record<string, string> = {}, clock?: Clock): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'timbre-test-'));
-  const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ...env });
+  mkdirSync(testCacheDir, { recursive: true });
+  const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, TIMBRE_CACHE_DIR: testCacheDir, PORT: '0', HOST: '127.0.0.1', ...env });
   const running = await startTimbre(config, { clock, logger: pino({ level: 'silent' }) });
   const key = running.defaultKey!;
   const enroll = async (body: unknown, useKey: string | null = key) => {

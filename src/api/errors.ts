@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AudioRejected, InvalidField, QuotaExceeded, TimbreError, TooLarge, Unauthenticated, UrlRejected, VoiceNotFound } from '../errors.js';
+import { AudioRejected, EngineBusy, InvalidField, QuotaExceeded, TimbreError, TooLarge, Unauthenticated, UrlRejected, VoiceNotFound } from '../errors.js';
 
 /** An error that exists only on the wire (an envelope field, a route); carries its own code. */
 export class WireError extends Error {
@@ -29,6 +29,7 @@ const domainTable: [new (...args: never[]) => TimbreError, WireForm][] = [
   // The spec's error list has no 404; the message does not tell "absent" from "not yours".
   [VoiceNotFound, { code: 'InvalidParameter', status: 400 }],
   [Unauthenticated, { code: 'InvalidApiKey', status: 401 }],
+  [EngineBusy, { code: 'Throttling', status: 429 }],
 ];
 
 /** Fastify's own request errors -> DashScope. */

@@ -20,6 +20,7 @@ function toVoiceRecord(row: Selectable<VoicesTable>): VoiceRecord {
     originalMediatype: row.original_mediatype,
     referenceBlob: row.reference_blob,
     referenceSampleRate: Number(row.reference_sample_rate),
+    voicePrompt: row.voice_prompt,
   };
 }
 
@@ -40,6 +41,7 @@ function toVoiceRow(voice: VoiceRecord): VoicesTable {
     original_mediatype: voice.originalMediatype,
     reference_blob: voice.referenceBlob,
     reference_sample_rate: voice.referenceSampleRate,
+    voice_prompt: voice.voicePrompt,
   };
 }
 

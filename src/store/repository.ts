@@ -30,6 +30,8 @@ export interface VoiceRecord {
   originalMediatype: string;
   referenceBlob: string;
   referenceSampleRate: number;
+  /** The engine's analysis of the reference, as JSON. */
+  voicePrompt: string | null;
 }
 
 export interface VoicePage {

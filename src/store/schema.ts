@@ -32,6 +32,7 @@ export interface VoicesTable {
   original_mediatype: string;
   reference_blob: string;
   reference_sample_rate: number;
+  voice_prompt: string | null;
 }
 
 export interface UsageLedgerTable {

@@ -3,6 +3,7 @@ import type { IntakeResult, ReferenceIntake } from '../audio/intake.js';
 import { referenceSampleRate } from '../audio/intake.js';
 import { encodeWav } from '../audio/wav.js';
 import type { Clock } from '../clock.js';
+import type { Engine } from '../engines/engine.js';
 import { QuotaExceeded, VoiceNotFound } from '../errors.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository, VoicePage, VoiceRecord } from '../store/repository.js';
@@ -32,6 +33,7 @@ export class VoiceService {
     private readonly repository: Repository,
     private readonly blobs: BlobStore,
     private readonly intake: ReferenceIntake,
+    private readonly engine: Engine,
     private readonly clock: Clock,
     private readonly quota: number,
   ) {}
@@ -45,6 +47,8 @@ export class VoiceService {
     const blobKeys: string[] = [];
     try {
       const prepared: IntakeResult = await this.intake.read(request.audioField, request.audioData, originalFile);
+      // The engine analyses the reference now, so synthesis never has to.
+      const voicePrompt = await this.engine.prepareVoice(prepared.reference, request.text, request.language);
       const now = this.clock.now();
       const name = makeVoiceName(request.preferredName, now);
       const originalBlob = `${name}/original.${originalExtensions[prepared.originalMediatype] ?? 'bin'}`;
@@ -72,6 +76,7 @@ export class VoiceService {
         originalMediatype: prepared.originalMediatype,
         referenceBlob,
         referenceSampleRate,
+        voicePrompt: JSON.stringify(voicePrompt),
       };
       const outcome = await this.repository.insertVoiceWithinQuota(voice, this.quota);
       if (!outcome.inserted) throw new QuotaExceeded(this.quota, outcome.voiceCount);

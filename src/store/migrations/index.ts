@@ -1,9 +1,10 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './001-initial.js';
+import * as voicePrompt from './002-voice-prompt.js';
 
 /** Numbered migrations, compiled in (no directory scan, so bundling and dist/ both work). */
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '001-initial': initial };
+    return { '001-initial': initial, '002-voice-prompt': voicePrompt };
   },
 };

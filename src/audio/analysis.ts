@@ -1,0 +1,157 @@
+import { YIN } from 'pitchfinder';
+import type { Audio } from './types.js';
+
+/** What a voice sounds like, measured the same way on references and on synthesized speech. */
+export interface VoiceStats {
+  /** Median fundamental frequency of voiced frames, Hz. */
+  medianF0: number;
+  /** Spread of F0 from the 10th to the 90th percentile, in semitones. */
+  f0RangeSemitones: number;
+  /** Syllable nuclei per second of speech. */
+  syllableRate: number;
+  /** Long-term average spectrum: level in dB of each band in `spectrumBands`. */
+  spectrum: number[];
+  rmsDb: number;
+}
+
+/** Octave band centres (Hz) of the long-term spectrum and of the preview engine's EQ. */
+export const spectrumBands = [125, 250, 500, 1000, 2000, 4000, 8000] as const;
+
+const analysisRate = 8000;
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))]!;
+}
+
+/** Averaging decimation to 8 kHz: crude anti-aliasing is enough for F0 and energy. */
+function decimate(audio: Audio): Float32Array {
+  const factor = audio.sampleRate / analysisRate;
+  const out = new Float32Array(Math.floor(audio.samples.length / factor));
+  for (let i = 0; i < out.length; i += 1) {
+    const from = Math.floor(i * factor);
+    const to = Math.floor((i + 1) * factor);
+    let sum = 0;
+    for (let j = from; j < to; j += 1) sum += audio.samples[j] ?? 0;
+    out[i] = sum / Math.max(1, to - from);
+  }
+  return out;
+}
+
+function frameDb(samples: Float32Array, from: number, length: number): number {
+  let sum = 0;
+  for (let i = from; i < from + length; i += 1) sum += (samples[i] ?? 0) ** 2;
+  return 10 * Math.log10(sum / length + 1e-12);
+}
+
+/** F0 of each voiced 40 ms frame (YIN from pitchfinder), 60-450 Hz. */
+export function trackPitch(audio: Audio): number[] {
+  const samples = decimate(audio);
+  const detect = YIN({ sampleRate: analysisRate, threshold: 0.15, probabilityThreshold: 0.2 });
+  const frame = 320;
+  const hop = 320;
+  const levels: number[] = [];
+  for (let from = 0; from + frame <= samples.length; from += hop) levels.push(frameDb(samples, from, frame));
+  const loud = quantile([...levels].sort((a, b) => a - b), 0.95);
+  const pitches: number[] = [];
+  levels.forEach((level, index) => {
+    if (level < loud - 30) return;
+    const f0 = detect(samples.subarray(index * hop, index * hop + frame));
+    if (f0 !== null && f0 >= 60 && f0 <= 450) pitches.push(f0);
+  });
+  return pitches;
+}
+
+/**
+ * Syllable nuclei per second of speech: peaks of the 8 kHz intensity contour that rise at
+ * least 2 dB above the dip before them, within 25 dB of the loudest frames (after de Jong and
+ * Wempe, 2009). Hand-written: no maintained npm package estimates speaking rate.
+ */
+export function syllableRate(audio: Audio): number {
+  const samples = decimate(audio);
+  const frame = 200; // 25 ms
+  const hop = 80; // 10 ms
+  const raw: number[] = [];
+  for (let from = 0; from + frame <= samples.length; from += hop) raw.push(frameDb(samples, from, frame));
+  // Smooth over 5 frames so one syllable gives one peak.
+  const contour = raw.map((_, index) => {
+    let sum = 0;
+    let count = 0;
+    for (let j = index - 2; j <= index + 2; j += 1) {
+      if (j >= 0 && j < raw.length) {
+        sum += raw[j]!;
+        count += 1;
+      }
+    }
+    return sum / count;
+  });
+  const floor = quantile([...contour].sort((a, b) => a - b), 0.98) - 25;
+  const speechFrames = contour.filter((level) => level > floor).length;
+  let nuclei = 0;
+  let dip = Infinity;
+  for (let i = 1; i < contour.length - 1; i += 1) {
+    const level = contour[i]!;
+    dip = Math.min(dip, level);
+    if (level > floor && level >= contour[i - 1]! && level > contour[i + 1]! && level - dip >= 2) {
+      nuclei += 1;
+      dip = level;
+    }
+  }
+  const speechSeconds = (speechFrames * hop) / analysisRate;
+  return speechSeconds > 0 ? nuclei / speechSeconds : 0;
+}
+
+/** Halves the rate by averaging pairs: enough low-pass for bands an octave below Nyquist. */
+function halve(audio: Audio): Audio {
+  const samples = new Float32Array(audio.samples.length >> 1);
+  for (let i = 0; i < samples.length; i += 1) samples[i] = ((audio.samples[2 * i] ?? 0) + (audio.samples[2 * i + 1] ?? 0)) / 2;
+  return { samples, sampleRate: audio.sampleRate / 2 };
+}
+
+/** Level of each octave band (band-pass biquads); bands below 4 kHz run at half rate. */
+export function bandSpectrum(audio: Audio): number[] {
+  const half = halve(audio);
+  return spectrumBands.map((centre) => {
+    const { samples, sampleRate } = centre * 2.9 < half.sampleRate / 2 ? half : audio;
+    if (centre * 1.41 >= sampleRate / 2) return -120;
+    // RBJ band-pass biquad, one octave wide.
+    const w0 = (2 * Math.PI * centre) / sampleRate;
+    const alpha = Math.sin(w0) * Math.sinh((Math.LN2 / 2) * 1 * (w0 / Math.sin(w0)));
+    const a0 = 1 + alpha;
+    const b0 = alpha / a0;
+    const b2 = -alpha / a0;
+    const a1 = (-2 * Math.cos(w0)) / a0;
+    const a2 = (1 - alpha) / a0;
+    let x1 = 0;
+    let x2 = 0;
+    let y1 = 0;
+    let y2 = 0;
+    let energy = 0;
+    for (const x of samples) {
+      const y = b0 * x + b2 * x2 - a1 * y1 - a2 * y2;
+      x2 = x1;
+      x1 = x;
+      y2 = y1;
+      y1 = y;
+      energy += y * y;
+    }
+    return 10 * Math.log10(energy / Math.max(1, samples.length) + 1e-12);
+  });
+}
+
+export function analyseVoice(audio: Audio): VoiceStats {
+  const pitches = trackPitch(audio).sort((a, b) => a - b);
+  let sum = 0;
+  for (const sample of audio.samples) sum += sample * sample;
+  return {
+    medianF0: quantile(pitches, 0.5),
+    f0RangeSemitones: pitches.length > 0 ? 12 * Math.log2(quantile(pitches, 0.9) / quantile(pitches, 0.1)) : 0,
+    syllableRate: syllableRate(audio),
+    spectrum: bandSpectrum(audio),
+    rmsDb: 10 * Math.log10(sum / Math.max(1, audio.samples.length) + 1e-12),
+  };
+}
+
+export function semitonesBetween(a: number, b: number): number {
+  return 12 * Math.log2(a / b);
+}

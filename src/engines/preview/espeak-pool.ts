@@ -1,0 +1,146 @@
+import { Worker } from 'node:worker_threads';
+import type { VoiceStats } from '../../audio/analysis.js';
+import type { Audio } from '../../audio/types.js';
+import { JobQueue } from '../queue.js';
+import type { EspeakSettings, FromWorker, ToWorker } from './espeak-protocol.js';
+
+interface PooledWorker {
+  worker: Worker;
+  cancelFlag: Int32Array;
+  ready: Promise<number>;
+  busy: boolean;
+}
+
+type JobListener = (message: FromWorker) => void;
+
+/** espeak-ng worker threads behind one bounded queue. */
+export class EspeakPool {
+  private readonly workers: PooledWorker[];
+  private readonly listeners = new Map<number, JobListener>();
+  private nextJob = 1;
+  readonly queue: JobQueue;
+
+  constructor(threads: number, maxWaiting: number) {
+    this.queue = new JobQueue(threads, maxWaiting);
+    this.workers = Array.from({ length: threads }, () => this.spawn());
+  }
+
+  private spawn(): PooledWorker {
+    const cancelBuffer = new SharedArrayBuffer(4);
+    const worker = new Worker(new URL('./espeak-worker.js', import.meta.url), { workerData: { cancelBuffer } });
+    worker.unref();
+    const ready = new Promise<number>((resolve, reject) => {
+      worker.once('error', reject);
+      const onReady = (message: FromWorker) => {
+        if (message.type === 'ready') {
+          worker.off('message', onReady);
+          resolve(message.sampleRate);
+        }
+      };
+      worker.on('message', onReady);
+    });
+    worker.on('message', (message: FromWorker) => {
+      if ('job' in message) this.listeners.get(message.job)?.(message);
+    });
+    return { worker, cancelFlag: new Int32Array(cancelBuffer), ready, busy: false };
+  }
+
+  /** The synthesizer's native rate (all workers run the same build). */
+  sampleRate(): Promise<number> {
+    return this.workers[0]!.ready;
+  }
+
+  private async run<T>(signal: AbortSignal | undefined, body: (pooled: PooledWorker, job: number) => Promise<T>): Promise<T> {
+    const release = await this.queue.acquire(signal);
+    const pooled = this.workers.find((candidate) => !candidate.busy)!;
+    pooled.busy = true;
+    const job = this.nextJob++;
+    try {
+      await pooled.ready;
+      Atomics.store(pooled.cancelFlag, 0, 0);
+      return await body(pooled, job);
+    } finally {
+      this.listeners.delete(job);
+      pooled.busy = false;
+      release();
+    }
+  }
+
+  analyse(audio: Audio): Promise<VoiceStats> {
+    return this.run(undefined, (pooled, job) =>
+      new Promise<VoiceStats>((resolve, reject) => {
+        this.listeners.set(job, (message) => {
+          if (message.type === 'analysed') resolve(message.stats);
+          else if (message.type === 'failed') reject(new Error(message.message));
+        });
+        const samples = audio.samples.slice();
+        const request: ToWorker = { type: 'analyse', job, samples, sampleRate: audio.sampleRate };
+        pooled.worker.postMessage(request, [samples.buffer]);
+      }),
+    );
+  }
+
+  /** Streams the synthesizer's chunks; on abort the worker stops at its next chunk. */
+  async *synthesize(text: string, settings: EspeakSettings, signal?: AbortSignal): AsyncGenerator<Float32Array> {
+    const chunks: Float32Array[] = [];
+    let finished = false;
+    let failure: Error | null = null;
+    let wake: (() => void) | null = null;
+    const notify = () => {
+      wake?.();
+      wake = null;
+    };
+    let cancel: () => void = () => undefined;
+    let started!: () => void;
+    const startedPromise = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const done = this.run(signal, (pooled, job) =>
+      new Promise<void>((resolve) => {
+        cancel = () => Atomics.store(pooled.cancelFlag, 0, 1);
+        this.listeners.set(job, (message) => {
+          if (message.type === 'chunk') chunks.push(message.samples);
+          else if (message.type === 'failed') failure = new Error(message.message);
+          if (message.type === 'done' || message.type === 'failed') {
+            finished = true;
+            resolve();
+          }
+          notify();
+        });
+        const request: ToWorker = { type: 'synthesize', job, text, settings };
+        pooled.worker.postMessage(request);
+        started();
+      }),
+    );
+    // A queue refusal (or an abort while waiting) surfaces here, before any chunk.
+    await Promise.race([startedPromise, done]);
+    const onAbort = () => {
+      cancel();
+      notify();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        if (signal?.aborted) return;
+        const chunk = chunks.shift();
+        if (chunk) {
+          yield chunk;
+          continue;
+        }
+        if (failure) throw failure;
+        if (finished) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (!finished) cancel();
+      await done.catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((pooled) => pooled.worker.terminate()));
+  }
+}

@@ -1,0 +1,223 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { analyseVoice, spectrumBands, type VoiceStats } from '../../audio/analysis.js';
+import type { Audio } from '../../audio/types.js';
+import type { Engine, LanguageCode, SynthesisOptions, VoicePrompt } from '../engine.js';
+import type { EspeakSettings } from './espeak-protocol.js';
+import { EspeakPool } from './espeak-pool.js';
+
+/** espeak-ng voice for each language Timbre offers. */
+const espeakLanguages: Record<string, string> = { zh: 'cmn', en: 'en-us', de: 'de', it: 'it', pt: 'pt', es: 'es', ja: 'ja', ko: 'ko', fr: 'fr', ru: 'ru' };
+
+/** Variants span the F0 of typical voices; each is calibrated at start. */
+const variants = [
+  { name: 'm3', maxF0: 150 },
+  { name: 'f2', maxF0: Infinity },
+] as const;
+
+/** Short text for pitch, long text for rate: a rate estimate needs many syllables. */
+const pitchCalibrationText = 'Every morning the baker opened his shop before sunrise and sold warm bread to the people of the town.';
+const rateCalibrationText =
+  'A journey of a thousand miles begins with a single step, or so the saying goes. ' +
+  'When the river flooded last spring, the farmers moved their animals to the hills and waited for the water to fall. ' +
+  'Some of them built new fences, others repaired the roads, and the children helped wherever they could. ' +
+  'By the end of the summer the valley was green again, and the market was busier than ever before.';
+const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
+const rangeGrid = [0, 33, 66, 99];
+const rateGrid = [80, 110, 140, 175, 200, 230, 260, 300, 350, 450];
+const calibrationVersion = 2;
+
+interface Calibration {
+  /** Measured median F0 at each pitch of `pitchGrid`, one row per range of `rangeGrid`. */
+  f0ByRangeAndPitch: number[][];
+  /** Measured F0 spread (semitones) at each range of `rangeGrid`, at pitch 50. */
+  semitonesByRange: number[];
+  syllableRateByWpm: number[];
+  /** The bare variant's stats at espeak's defaults. */
+  bare: VoiceStats;
+}
+
+export interface PreviewVoicePrompt extends VoicePrompt {
+  engine: 'preview';
+  stats: VoiceStats;
+}
+
+/** Inverse of a monotonic table by linear interpolation, clamped to the grid. */
+function invert(grid: number[], measured: number[], target: number): number {
+  const pairs = grid.map((setting, index) => [measured[index]!, setting] as const).sort((a, b) => a[0] - b[0]);
+  if (target <= pairs[0]![0]) return pairs[0]![1];
+  for (let i = 1; i < pairs.length; i += 1) {
+    const [x1, y1] = pairs[i]!;
+    const [x0, y0] = pairs[i - 1]!;
+    if (target <= x1) return y0 + ((target - x0) / Math.max(1e-9, x1 - x0)) * (y1 - y0);
+  }
+  return pairs[pairs.length - 1]![1];
+}
+
+/** The pitch setting that gives `targetF0` at `range`, between the measured range rows. */
+function pitchFor(calibration: Calibration, range: number, targetF0: number): number {
+  const pitches = calibration.f0ByRangeAndPitch.map((row) => invert(pitchGrid, row, targetF0));
+  const upper = Math.max(1, rangeGrid.findIndex((setting) => setting >= range));
+  const [r0, r1] = [rangeGrid[upper - 1]!, rangeGrid[upper]!];
+  const share = Math.max(0, Math.min(1, (range - r0) / (r1 - r0)));
+  return pitches[upper - 1]! + share * (pitches[upper]! - pitches[upper - 1]!);
+}
+
+/** F0 at one pitch setting and range, between the measured rows. */
+function f0At(calibration: Calibration, range: number, pitchIndex: number): number {
+  const upper = Math.max(1, rangeGrid.findIndex((setting) => setting >= range));
+  const [r0, r1] = [rangeGrid[upper - 1]!, rangeGrid[upper]!];
+  const share = Math.max(0, Math.min(1, (range - r0) / (r1 - r0)));
+  const low = calibration.f0ByRangeAndPitch[upper - 1]![pitchIndex]!;
+  return low + share * (calibration.f0ByRangeAndPitch[upper]![pitchIndex]! - low);
+}
+
+function reachable(calibration: Calibration, range: number, targetF0: number): boolean {
+  return targetF0 >= f0At(calibration, range, 0) && targetF0 <= f0At(calibration, range, pitchGrid.length - 1);
+}
+
+function detectLanguage(text: string): LanguageCode | null {
+  if (/[\u3040-\u30ff]/.test(text)) return 'ja';
+  if (/[\uac00-\ud7af]/.test(text)) return 'ko';
+  if (/[\u4e00-\u9fff]/.test(text)) return 'zh';
+  if (/[\u0400-\u04ff]/.test(text)) return 'ru';
+  return null;
+}
+
+/**
+ * The embedded default: espeak-ng (WebAssembly, in worker threads) steered toward the
+ * enrolled voice. Pitch, pitch range and speaking rate are set through espeak's own
+ * parameters, mapped through tables measured at start with the same analysis that is run on
+ * references; the voice variant follows F0; an octave-band EQ moves espeak's long-term
+ * spectrum toward the reference's; loudness follows the reference.
+ */
+export class PreviewEngine implements Engine {
+  readonly id = 'preview';
+  readonly languages = Object.keys(espeakLanguages);
+  readonly sampleRate: number;
+  private readonly pool: EspeakPool;
+  private readonly calibrations = new Map<string, Promise<Calibration>>();
+
+  private constructor(
+    pool: EspeakPool,
+    sampleRate: number,
+    private readonly cacheDir: string | null,
+  ) {
+    this.pool = pool;
+    this.sampleRate = sampleRate;
+  }
+
+  /** `cacheDir` keeps the calibration tables across starts (they take seconds to measure). */
+  static async start(options: { threads: number; maxQueued: number; cacheDir: string | null }): Promise<PreviewEngine> {
+    const pool = new EspeakPool(options.threads, options.maxQueued);
+    const engine = new PreviewEngine(pool, await pool.sampleRate(), options.cacheDir);
+    engine.ready().catch(() => undefined);
+    return engine;
+  }
+
+  get queueDepth(): number {
+    return this.pool.queue.depth;
+  }
+
+  private async collect(text: string, settings: EspeakSettings): Promise<Audio> {
+    const parts: Float32Array[] = [];
+    for await (const chunk of this.pool.synthesize(text, settings)) parts.push(chunk);
+    const samples = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      samples.set(part, offset);
+      offset += part.length;
+    }
+    return { samples, sampleRate: this.sampleRate };
+  }
+
+  /** Measures how one variant answers to pitch, range and rate (once; kept in the cache file). */
+  private calibration(variant: string): Promise<Calibration> {
+    let pending = this.calibrations.get(variant);
+    if (!pending) {
+      pending = this.loadOrMeasure(variant);
+      this.calibrations.set(variant, pending);
+    }
+    return pending;
+  }
+
+  private async loadOrMeasure(variant: string): Promise<Calibration> {
+    const cacheFile = this.cacheDir ? join(this.cacheDir, `preview-calibration-${variant}.json`) : null;
+    if (cacheFile) {
+      const cached = await readFile(cacheFile, 'utf8').then((text) => JSON.parse(text) as { version: number; calibration: Calibration }, () => null);
+      if (cached?.version === calibrationVersion) return cached.calibration;
+    }
+    const base: EspeakSettings = { voice: `en-us+${variant}`, wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1 };
+    const measure = async (text: string, settings: Partial<EspeakSettings>) => analyseVoice(await this.collect(text, { ...base, ...settings }));
+    // One job at a time, so calibration never fills the queue that requests share.
+    const f0ByRangeAndPitch: number[][] = [];
+    const semitonesByRange: number[] = [];
+    for (const range of rangeGrid) {
+      const row: number[] = [];
+      for (const pitch of pitchGrid) {
+        const stats = await measure(pitchCalibrationText, { pitch, range });
+        row.push(stats.medianF0);
+        if (pitch === 50) semitonesByRange.push(stats.f0RangeSemitones);
+      }
+      f0ByRangeAndPitch.push(row);
+    }
+    const syllableRateByWpm: number[] = [];
+    let bare: VoiceStats | null = null;
+    for (const wordsPerMinute of rateGrid) {
+      const stats = await measure(rateCalibrationText, { wordsPerMinute });
+      syllableRateByWpm.push(stats.syllableRate);
+      if (wordsPerMinute === base.wordsPerMinute) bare = stats;
+    }
+    const calibration: Calibration = { f0ByRangeAndPitch, semitonesByRange, syllableRateByWpm, bare: bare! };
+    if (cacheFile) await writeFile(cacheFile, JSON.stringify({ version: calibrationVersion, calibration })).catch(() => undefined);
+    return calibration;
+  }
+
+  async prepareVoice(reference: Audio): Promise<PreviewVoicePrompt> {
+    return { engine: 'preview', stats: await this.pool.analyse(reference) };
+  }
+
+  /** espeak settings that bring its output closest to the voice. */
+  async settingsFor(voice: PreviewVoicePrompt, language: LanguageCode, options: SynthesisOptions): Promise<EspeakSettings> {
+    const { stats } = voice;
+    const targetF0 = (Number.isFinite(stats.medianF0) ? stats.medianF0 : 120) * (options.pitchRate ?? 1);
+    const variant = variants.find((candidate) => targetF0 <= candidate.maxF0)!.name;
+    const calibration = await this.calibration(variant);
+    const eqGainsDb = spectrumBands.map((_, band) => (stats.spectrum[band] ?? 0) - (calibration.bare.spectrum[band] ?? 0));
+    // Only the shape of the spectrum: level is set by the gain below.
+    const meanShift = eqGainsDb.reduce((sum, gain) => sum + gain, 0) / eqGainsDb.length;
+    const volume = options.volume ?? 50;
+    // A wide range lifts espeak's median pitch: narrow it until the target F0 is reachable,
+    // since the median matters more to the ear than the spread.
+    let range = invert(rangeGrid, calibration.semitonesByRange, stats.f0RangeSemitones);
+    while (range > 0 && !reachable(calibration, range, targetF0)) range = Math.max(0, range - 5);
+    return {
+      voice: `${espeakLanguages[language] ?? 'en-us'}+${variant}`,
+      pitch: Math.round(pitchFor(calibration, range, targetF0)),
+      wordsPerMinute: Math.round(invert(rateGrid, calibration.syllableRateByWpm, stats.syllableRate * (options.speechRate ?? 1))),
+      range: Math.round(range),
+      eqGainsDb: eqGainsDb.map((gain) => Math.max(-9, Math.min(9, gain - meanShift))),
+      gain: 10 ** ((stats.rmsDb - calibration.bare.rmsDb) / 20) * (volume / 50),
+    };
+  }
+
+  async *synthesize(text: string, voice: VoicePrompt, options: SynthesisOptions = {}): AsyncGenerator<Float32Array> {
+    if (voice.engine !== 'preview') throw new Error(`voice was prepared for engine ${voice.engine}, not preview`);
+    const language = options.language ?? detectLanguage(text) ?? 'en';
+    const settings = await this.settingsFor(voice as PreviewVoicePrompt, language, options);
+    yield* this.pool.synthesize(text, settings, options.signal);
+  }
+
+  /** The synthesizer without adaptation, for benchmarks. */
+  synthesizeBare(text: string, signal?: AbortSignal): AsyncGenerator<Float32Array> {
+    return this.pool.synthesize(text, { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1 }, signal);
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(variants.map((variant) => this.calibration(variant.name)));
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

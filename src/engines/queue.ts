@@ -1,0 +1,53 @@
+import { EngineBusy } from '../errors.js';
+
+/** Caps concurrent jobs; at most `maxWaiting` more wait, and the rest are refused at once. */
+export class JobQueue {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    readonly concurrency: number,
+    readonly maxWaiting: number,
+  ) {}
+
+  get depth(): number {
+    return this.running + this.waiting.length;
+  }
+
+  /** Resolves with a release function once a slot is free; throws EngineBusy when full. */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.running >= this.concurrency) {
+      if (this.waiting.length >= this.maxWaiting) {
+        throw new EngineBusy(`the synthesis queue is full (${this.running} running, ${this.waiting.length} waiting); retry shortly`);
+      }
+      await new Promise<void>((resolve, reject) => {
+        const start = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          const index = this.waiting.indexOf(start);
+          if (index >= 0) this.waiting.splice(index, 1);
+          reject(signal?.reason ?? new Error('aborted'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(start);
+      });
+    } else {
+      this.running += 1;
+      return this.releaser();
+    }
+    return this.releaser();
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    };
+  }
+}
