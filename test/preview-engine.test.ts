@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { analyseVoice, semitonesBetween } from '../src/audio/analysis.js';
+import type { Audio } from '../src/audio/types.js';
+import { decodeWav } from '../src/audio/wav.js';
+import type { VoicePrompt } from '../src/engines/engine.js';
+import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
+import { EngineBusy } from '../src/errors.js';
+import { createBody, dataUrl, startTestServer, testCacheDir, type TestServer } from './helpers.js';
+
+// Not the calibration texts, not the references' passage.
+const sentence =
+  'Please remember to water the plants on the balcony while I am away. The keys are in the blue bowl by the door, and the neighbours know you are coming on Friday.';
+const longText = Array.from({ length: 12 }, () => sentence).join(' ');
+
+let server: TestServer;
+const voices = new Map<string, { prompt: VoicePrompt; reference: Audio }>();
+
+async function speak(engine: PreviewEngine, text: string, prompt: VoicePrompt, language = 'en'): Promise<Audio> {
+  const parts: Float32Array[] = [];
+  for await (const chunk of engine.synthesize(text, prompt, { language })) parts.push(chunk);
+  const samples = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    samples.set(part, offset);
+    offset += part.length;
+  }
+  return { samples, sampleRate: engine.sampleRate };
+}
+
+before(async () => {
+  server = await startTestServer();
+  const account = (await server.running.keys.authenticate(server.key))!;
+  for (const name of ['low', 'high', 'fast', 'slow']) {
+    const created = await server.enroll(createBody({ preferred_name: name }, dataUrl(`${name}.wav`)));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const record = (await server.running.repository.findVoice(account.id, created.body.output.voice))!;
+    assert.ok(record.voicePrompt, 'the engine prompt is stored with the voice');
+    voices.set(name, {
+      prompt: JSON.parse(record.voicePrompt) as VoicePrompt,
+      reference: decodeWav(readFileSync(join(server.dataDir, 'blobs', record.referenceBlob))),
+    });
+  }
+});
+after(async () => {
+  await server.stop();
+});
+
+describe('preview engine: speaks in the enrolled voice', () => {
+  const engine = () => server.running.engine as PreviewEngine;
+
+  it('declares its sample rate and the ten languages of the spec', () => {
+    assert.equal(engine().sampleRate, 22050);
+    assert.deepEqual([...engine().languages].sort(), ['de', 'en', 'es', 'fr', 'it', 'ja', 'ko', 'pt', 'ru', 'zh']);
+  });
+
+  for (const name of ['low', 'high', 'fast', 'slow']) {
+    it(`matches the ${name} reference: median F0 within 1 semitone, speaking rate within 10 %`, async () => {
+      const { prompt, reference } = voices.get(name)!;
+      const wanted = analyseVoice(reference);
+      const got = analyseVoice(await speak(engine(), sentence, prompt));
+      const semitones = semitonesBetween(got.medianF0, wanted.medianF0);
+      const rateError = got.syllableRate / wanted.syllableRate - 1;
+      assert.ok(Math.abs(semitones) <= 1, `${name}: F0 ${got.medianF0.toFixed(1)} Hz vs reference ${wanted.medianF0.toFixed(1)} Hz (${semitones.toFixed(2)} semitones)`);
+      assert.ok(Math.abs(rateError) <= 0.1, `${name}: ${got.syllableRate.toFixed(2)} vs ${wanted.syllableRate.toFixed(2)} syllables/s (${(rateError * 100).toFixed(1)} %)`);
+    });
+  }
+
+  it('gives measurably different speech for two different references', async () => {
+    const low = analyseVoice(await speak(engine(), sentence, voices.get('low')!.prompt));
+    const high = analyseVoice(await speak(engine(), sentence, voices.get('high')!.prompt));
+    assert.ok(semitonesBetween(high.medianF0, low.medianF0) > 6, `high ${high.medianF0} Hz vs low ${low.medianF0} Hz`);
+    const slow = analyseVoice(await speak(engine(), sentence, voices.get('slow')!.prompt));
+    const fast = analyseVoice(await speak(engine(), sentence, voices.get('fast')!.prompt));
+    assert.ok(fast.syllableRate / slow.syllableRate > 1.3, `fast ${fast.syllableRate} vs slow ${slow.syllableRate} syllables/s`);
+  });
+
+  it('follows speech_rate, pitch_rate and volume', async () => {
+    const { prompt } = voices.get('slow')!;
+    const plain = analyseVoice(await speak(engine(), sentence, prompt));
+    const collect = async (options: Record<string, number>) => {
+      const parts: Float32Array[] = [];
+      for await (const chunk of engine().synthesize(sentence, prompt, { language: 'en', ...options })) parts.push(chunk);
+      const samples = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+      let offset = 0;
+      for (const part of parts) {
+        samples.set(part, offset);
+        offset += part.length;
+      }
+      return analyseVoice({ samples, sampleRate: engine().sampleRate });
+    };
+    const faster = await collect({ speechRate: 1.5 });
+    assert.ok(faster.syllableRate / plain.syllableRate > 1.25, `speech_rate 1.5: ${faster.syllableRate} vs ${plain.syllableRate}`);
+    const higher = await collect({ pitchRate: 1.4 });
+    assert.ok(semitonesBetween(higher.medianF0, plain.medianF0) > 3, `pitch_rate 1.4: ${higher.medianF0} vs ${plain.medianF0}`);
+    const quieter = await collect({ volume: 25 });
+    assert.ok(Math.abs(quieter.rmsDb - (plain.rmsDb - 6)) < 1, `volume 25: ${quieter.rmsDb} dB vs ${plain.rmsDb} dB`);
+  });
+
+  it('speaks Chinese, Russian and Japanese text', async () => {
+    const { prompt } = voices.get('high')!;
+    for (const [language, text] of [['zh', '今天天气很好，我们去公园散步吧。'], ['ru', 'Сегодня хорошая погода, пойдём гулять в парк.'], ['ja', '今日はいい天気ですね。公園に行きましょう。']] as const) {
+      const audio = await speak(engine(), text, prompt, language);
+      assert.ok(audio.samples.length / audio.sampleRate > 1, `${language}: ${audio.samples.length} samples`);
+    }
+  });
+});
+
+describe('preview engine: queue and cancellation', () => {
+  let engine: PreviewEngine;
+  before(async () => {
+    engine = await PreviewEngine.start({ threads: 1, maxQueued: 0, cacheDir: testCacheDir });
+    await engine.ready();
+  });
+  after(async () => {
+    await engine.close();
+  });
+
+  it('refuses a job with EngineBusy (Throttling) when the queue is full', async () => {
+    const { prompt } = voices.get('low')!;
+    const first = engine.synthesize(longText, prompt)[Symbol.asyncIterator]();
+    assert.equal((await first.next()).done, false);
+    await assert.rejects(speak(engine, sentence, prompt), EngineBusy);
+    await first.return?.(undefined);
+    // The slot is free again once the first job stopped.
+    assert.ok((await speak(engine, sentence, prompt)).samples.length > 0);
+  });
+
+  it('stops producing chunks when the signal aborts, and frees its worker', async () => {
+    const { prompt } = voices.get('low')!;
+    const controller = new AbortController();
+    let chunks = 0;
+    let afterAbort = 0;
+    let samples = 0;
+    for await (const chunk of engine.synthesize(longText, prompt, { signal: controller.signal })) {
+      chunks += 1;
+      samples += chunk.length;
+      if (controller.signal.aborted) afterAbort += 1;
+      if (chunks === 3) controller.abort();
+    }
+    assert.equal(afterAbort, 0);
+    const whole = await speak(engine, longText, prompt);
+    assert.ok(samples < whole.samples.length / 10, `aborted after ${samples} of ${whole.samples.length} samples`);
+  });
+});
