@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { analyseVoice, semitonesBetween } from '../src/audio/analysis.js';
-import type { Audio } from '../src/audio/types.js';
+import { collectAudio, type Audio } from '../src/audio/types.js';
 import { decodeWav } from '../src/audio/wav.js';
-import type { VoicePrompt } from '../src/engines/engine.js';
+import type { SynthesisOptions, VoicePrompt } from '../src/engines/engine.js';
 import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { EngineBusy } from '../src/errors.js';
 import { createBody, dataUrl, startTestServer, testCacheDir, type TestServer } from './helpers.js';
@@ -18,16 +18,8 @@ const longText = Array.from({ length: 12 }, () => sentence).join(' ');
 let server: TestServer;
 const voices = new Map<string, { prompt: VoicePrompt; reference: Audio }>();
 
-async function speak(engine: PreviewEngine, text: string, prompt: VoicePrompt, language = 'en'): Promise<Audio> {
-  const parts: Float32Array[] = [];
-  for await (const chunk of engine.synthesize(text, prompt, { language })) parts.push(chunk);
-  const samples = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    samples.set(part, offset);
-    offset += part.length;
-  }
-  return { samples, sampleRate: engine.sampleRate };
+function speak(engine: PreviewEngine, text: string, prompt: VoicePrompt, options: SynthesisOptions = {}): Promise<Audio> {
+  return collectAudio(engine.synthesize(text, prompt, { language: 'en', ...options }), engine.sampleRate);
 }
 
 before(async () => {
@@ -80,17 +72,7 @@ describe('preview engine: speaks in the enrolled voice', () => {
   it('follows speech_rate, pitch_rate and volume', async () => {
     const { prompt } = voices.get('slow')!;
     const plain = analyseVoice(await speak(engine(), sentence, prompt));
-    const collect = async (options: Record<string, number>) => {
-      const parts: Float32Array[] = [];
-      for await (const chunk of engine().synthesize(sentence, prompt, { language: 'en', ...options })) parts.push(chunk);
-      const samples = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-      let offset = 0;
-      for (const part of parts) {
-        samples.set(part, offset);
-        offset += part.length;
-      }
-      return analyseVoice({ samples, sampleRate: engine().sampleRate });
-    };
+    const collect = async (options: SynthesisOptions) => analyseVoice(await speak(engine(), sentence, prompt, options));
     const faster = await collect({ speechRate: 1.5 });
     assert.ok(faster.syllableRate / plain.syllableRate > 1.25, `speech_rate 1.5: ${faster.syllableRate} vs ${plain.syllableRate}`);
     const higher = await collect({ pitchRate: 1.4 });
@@ -102,7 +84,7 @@ describe('preview engine: speaks in the enrolled voice', () => {
   it('speaks Chinese, Russian and Japanese text', async () => {
     const { prompt } = voices.get('high')!;
     for (const [language, text] of [['zh', '今天天气很好，我们去公园散步吧。'], ['ru', 'Сегодня хорошая погода, пойдём гулять в парк.'], ['ja', '今日はいい天気ですね。公園に行きましょう。']] as const) {
-      const audio = await speak(engine(), text, prompt, language);
+      const audio = await speak(engine(), text, prompt, { language });
       assert.ok(audio.samples.length / audio.sampleRate > 1, `${language}: ${audio.samples.length} samples`);
     }
   });

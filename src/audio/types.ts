@@ -7,3 +7,16 @@ export interface Audio {
 export function durationSeconds(audio: Audio): number {
   return audio.samples.length / audio.sampleRate;
 }
+
+/** Joins chunks (as engines stream them) into one Audio. */
+export async function collectAudio(chunks: AsyncIterable<Float32Array>, sampleRate: number): Promise<Audio> {
+  const parts: Float32Array[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  const samples = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    samples.set(part, offset);
+    offset += part.length;
+  }
+  return { samples, sampleRate };
+}

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyseVoice, spectrumBands, type VoiceStats } from '../../audio/analysis.js';
-import type { Audio } from '../../audio/types.js';
+import { collectAudio, type Audio } from '../../audio/types.js';
 import type { Engine, LanguageCode, SynthesisOptions, VoicePrompt } from '../engine.js';
 import type { EspeakSettings } from './espeak-protocol.js';
 import { EspeakPool } from './espeak-pool.js';
@@ -54,22 +54,23 @@ function invert(grid: number[], measured: number[], target: number): number {
   return pairs[pairs.length - 1]![1];
 }
 
-/** The pitch setting that gives `targetF0` at `range`, between the measured range rows. */
-function pitchFor(calibration: Calibration, range: number, targetF0: number): number {
-  const pitches = calibration.f0ByRangeAndPitch.map((row) => invert(pitchGrid, row, targetF0));
+/** Interpolates, between the two measured range rows around `range`, a value read from each row. */
+function betweenRangeRows(calibration: Calibration, range: number, read: (row: number[]) => number): number {
   const upper = Math.max(1, rangeGrid.findIndex((setting) => setting >= range));
   const [r0, r1] = [rangeGrid[upper - 1]!, rangeGrid[upper]!];
   const share = Math.max(0, Math.min(1, (range - r0) / (r1 - r0)));
-  return pitches[upper - 1]! + share * (pitches[upper]! - pitches[upper - 1]!);
+  const low = read(calibration.f0ByRangeAndPitch[upper - 1]!);
+  return low + share * (read(calibration.f0ByRangeAndPitch[upper]!) - low);
 }
 
-/** F0 at one pitch setting and range, between the measured rows. */
+/** The pitch setting that gives `targetF0` at `range`. */
+function pitchFor(calibration: Calibration, range: number, targetF0: number): number {
+  return betweenRangeRows(calibration, range, (row) => invert(pitchGrid, row, targetF0));
+}
+
+/** F0 at one pitch setting and range. */
 function f0At(calibration: Calibration, range: number, pitchIndex: number): number {
-  const upper = Math.max(1, rangeGrid.findIndex((setting) => setting >= range));
-  const [r0, r1] = [rangeGrid[upper - 1]!, rangeGrid[upper]!];
-  const share = Math.max(0, Math.min(1, (range - r0) / (r1 - r0)));
-  const low = calibration.f0ByRangeAndPitch[upper - 1]![pitchIndex]!;
-  return low + share * (calibration.f0ByRangeAndPitch[upper]![pitchIndex]! - low);
+  return betweenRangeRows(calibration, range, (row) => row[pitchIndex]!);
 }
 
 function reachable(calibration: Calibration, range: number, targetF0: number): boolean {
@@ -119,16 +120,8 @@ export class PreviewEngine implements Engine {
     return this.pool.queue.depth;
   }
 
-  private async collect(text: string, settings: EspeakSettings): Promise<Audio> {
-    const parts: Float32Array[] = [];
-    for await (const chunk of this.pool.synthesize(text, settings)) parts.push(chunk);
-    const samples = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      samples.set(part, offset);
-      offset += part.length;
-    }
-    return { samples, sampleRate: this.sampleRate };
+  private collect(text: string, settings: EspeakSettings): Promise<Audio> {
+    return collectAudio(this.pool.synthesize(text, settings), this.sampleRate);
   }
 
   /** Measures how one variant answers to pitch, range and rate (once; kept in the cache file). */
