@@ -126,4 +126,16 @@ describe('preview engine: queue and cancellation', () => {
     const whole = await speak(engine, longText, prompt);
     assert.ok(samples < whole.samples.length / 10, `aborted after ${samples} of ${whole.samples.length} samples`);
   });
+
+  it('fails the running job, instead of hanging, when its thread dies, and replaces the thread', async () => {
+    const { prompt } = voices.get('low')!;
+    const stream = engine.synthesize(longText, prompt)[Symbol.asyncIterator]();
+    assert.equal((await stream.next()).done, false);
+    const pool = (engine as unknown as { pool: { workers: { worker: { terminate(): Promise<number> } }[] } }).pool;
+    await pool.workers[0]!.worker.terminate();
+    await assert.rejects(async () => {
+      for (let next = await stream.next(); !next.done; next = await stream.next());
+    }, /stopped unexpectedly/);
+    assert.ok((await speak(engine, sentence, prompt)).samples.length > 0);
+  });
 });

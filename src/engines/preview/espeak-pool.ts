@@ -9,6 +9,8 @@ interface PooledWorker {
   cancelFlag: Int32Array;
   ready: Promise<number>;
   busy: boolean;
+  /** The job it is running, so a crash can fail that job instead of leaving it waiting. */
+  job: number | null;
 }
 
 type JobListener = (message: FromWorker) => void;
@@ -16,16 +18,18 @@ type JobListener = (message: FromWorker) => void;
 /** espeak-ng worker threads behind one bounded queue. */
 export class EspeakPool {
   private readonly workers: PooledWorker[];
+  private closing = false;
   private readonly listeners = new Map<number, JobListener>();
   private nextJob = 1;
   readonly queue: JobQueue;
 
   constructor(threads: number, maxWaiting: number) {
     this.queue = new JobQueue(threads, maxWaiting);
-    this.workers = Array.from({ length: threads }, () => this.spawn());
+    this.workers = Array.from({ length: threads }, () => this.spawn({ busy: false, job: null }));
   }
 
-  private spawn(): PooledWorker {
+  /** Starts a thread into `slot` (a new slot, or one whose thread died). */
+  private spawn(slot: Pick<PooledWorker, 'busy' | 'job'> & Partial<PooledWorker>): PooledWorker {
     const cancelBuffer = new SharedArrayBuffer(4);
     const worker = new Worker(new URL('./espeak-worker.js', import.meta.url), { workerData: { cancelBuffer } });
     worker.unref();
@@ -42,7 +46,16 @@ export class EspeakPool {
     worker.on('message', (message: FromWorker) => {
       if ('job' in message) this.listeners.get(message.job)?.(message);
     });
-    return { worker, cancelFlag: new Int32Array(cancelBuffer), ready, busy: false };
+    const pooled = Object.assign(slot, { worker, cancelFlag: new Int32Array(cancelBuffer), ready }) as PooledWorker;
+    ready.catch(() => undefined);
+    // A dead worker fails its job and is replaced, so the pool keeps its size.
+    worker.once('exit', () => {
+      if (this.closing) return;
+      if (pooled.job !== null) this.listeners.get(pooled.job)?.({ type: 'failed', job: pooled.job, message: 'the synthesizer thread stopped unexpectedly' });
+      this.spawn(pooled);
+    });
+    worker.on('error', () => undefined);
+    return pooled;
   }
 
   /** The synthesizer's native rate (all workers run the same build). */
@@ -55,6 +68,7 @@ export class EspeakPool {
     const pooled = this.workers.find((candidate) => !candidate.busy)!;
     pooled.busy = true;
     const job = this.nextJob++;
+    pooled.job = job;
     try {
       await pooled.ready;
       Atomics.store(pooled.cancelFlag, 0, 0);
@@ -62,6 +76,7 @@ export class EspeakPool {
     } finally {
       this.listeners.delete(job);
       pooled.busy = false;
+      pooled.job = null;
       release();
     }
   }
@@ -141,6 +156,7 @@ export class EspeakPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((pooled) => pooled.worker.terminate()));
   }
 }
