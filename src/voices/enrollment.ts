@@ -47,8 +47,10 @@ export class VoiceService {
     const blobKeys: string[] = [];
     try {
       const prepared: IntakeResult = await this.intake.read(request.audioField, request.audioData, originalFile);
-      // The engine analyses the reference now, so synthesis never has to.
-      const voicePrompt = await this.engine.prepareVoice(prepared.reference, request.text, request.language);
+      // The engine analyses the reference now (on its own thread, while the files are
+      // written), so synthesis never has to.
+      const voicePrompt = this.engine.prepareVoice(prepared.reference, request.text, request.language);
+      voicePrompt.catch(() => undefined);
       const now = this.clock.now();
       const name = makeVoiceName(request.preferredName, now);
       const originalBlob = `${name}/original.${originalExtensions[prepared.originalMediatype] ?? 'bin'}`;
@@ -76,7 +78,7 @@ export class VoiceService {
         originalMediatype: prepared.originalMediatype,
         referenceBlob,
         referenceSampleRate,
-        voicePrompt: JSON.stringify(voicePrompt),
+        voicePrompt: JSON.stringify(await voicePrompt),
       };
       const outcome = await this.repository.insertVoiceWithinQuota(voice, this.quota);
       if (!outcome.inserted) throw new QuotaExceeded(this.quota, outcome.voiceCount);
