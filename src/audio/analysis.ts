@@ -44,9 +44,8 @@ function frameDb(samples: Float32Array, from: number, length: number): number {
   return 10 * Math.log10(sum / length + 1e-12);
 }
 
-/** F0 of each voiced 40 ms frame (YIN from pitchfinder), 60-450 Hz. */
-export function trackPitch(audio: Audio): number[] {
-  const samples = decimate(audio);
+/** F0 of each voiced 40 ms frame (YIN from pitchfinder), 60-450 Hz, from 8 kHz samples. */
+function trackPitch(samples: Float32Array): number[] {
   const detect = YIN({ sampleRate: analysisRate, threshold: 0.15, probabilityThreshold: 0.2 });
   const frame = 320;
   const hop = 320;
@@ -63,12 +62,11 @@ export function trackPitch(audio: Audio): number[] {
 }
 
 /**
- * Syllable nuclei per second of speech: peaks of the 8 kHz intensity contour that rise at
+ * Syllable nuclei per second of speech, from 8 kHz samples: peaks of the intensity contour that rise at
  * least 2 dB above the dip before them, within 25 dB of the loudest frames (after de Jong and
  * Wempe, 2009). Hand-written: no maintained npm package estimates speaking rate.
  */
-export function syllableRate(audio: Audio): number {
-  const samples = decimate(audio);
+function syllableRate(samples: Float32Array): number {
   const frame = 200; // 25 ms
   const hop = 80; // 10 ms
   const raw: number[] = [];
@@ -109,7 +107,7 @@ function halve(audio: Audio): Audio {
 }
 
 /** Level of each octave band (band-pass biquads); bands below 4 kHz run at half rate. */
-export function bandSpectrum(audio: Audio): number[] {
+function bandSpectrum(audio: Audio): number[] {
   const half = halve(audio);
   return spectrumBands.map((centre) => {
     const { samples, sampleRate } = centre * 2.9 < half.sampleRate / 2 ? half : audio;
@@ -140,13 +138,14 @@ export function bandSpectrum(audio: Audio): number[] {
 }
 
 export function analyseVoice(audio: Audio): VoiceStats {
-  const pitches = trackPitch(audio).sort((a, b) => a - b);
+  const at8k = decimate(audio);
+  const pitches = trackPitch(at8k).sort((a, b) => a - b);
   let sum = 0;
   for (const sample of audio.samples) sum += sample * sample;
   return {
     medianF0: quantile(pitches, 0.5),
     f0RangeSemitones: pitches.length > 0 ? 12 * Math.log2(quantile(pitches, 0.9) / quantile(pitches, 0.1)) : 0,
-    syllableRate: syllableRate(audio),
+    syllableRate: syllableRate(at8k),
     spectrum: bandSpectrum(audio),
     rmsDb: 10 * Math.log10(sum / Math.max(1, audio.samples.length) + 1e-12),
   };
