@@ -1,4 +1,5 @@
 import { YIN } from 'pitchfinder';
+import { OctaveBiquad } from './biquad.js';
 import type { Audio } from './types.js';
 
 /** What a voice sounds like, measured the same way on references and on synthesized speech. */
@@ -111,28 +112,10 @@ function bandSpectrum(audio: Audio): number[] {
   const half = halve(audio);
   return spectrumBands.map((centre) => {
     const { samples, sampleRate } = centre * 2.9 < half.sampleRate / 2 ? half : audio;
-    if (centre * 1.41 >= sampleRate / 2) return -120;
-    // RBJ band-pass biquad, one octave wide.
-    const w0 = (2 * Math.PI * centre) / sampleRate;
-    const alpha = Math.sin(w0) * Math.sinh((Math.LN2 / 2) * 1 * (w0 / Math.sin(w0)));
-    const a0 = 1 + alpha;
-    const b0 = alpha / a0;
-    const b2 = -alpha / a0;
-    const a1 = (-2 * Math.cos(w0)) / a0;
-    const a2 = (1 - alpha) / a0;
-    let x1 = 0;
-    let x2 = 0;
-    let y1 = 0;
-    let y2 = 0;
+    const filter = OctaveBiquad.bandPass(centre, sampleRate);
+    if (!filter) return -120;
     let energy = 0;
-    for (const x of samples) {
-      const y = b0 * x + b2 * x2 - a1 * y1 - a2 * y2;
-      x2 = x1;
-      x1 = x;
-      y2 = y1;
-      y1 = y;
-      energy += y * y;
-    }
+    for (const x of samples) energy += filter.process(x) ** 2;
     return 10 * Math.log10(energy / Math.max(1, samples.length) + 1e-12);
   });
 }
