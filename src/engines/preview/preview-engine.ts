@@ -15,9 +15,11 @@ const variants = [
   { name: 'f2', maxF0: Infinity },
 ] as const;
 
-/** Short text for pitch, long text for rate: a rate estimate needs many syllables. */
-const pitchCalibrationText = 'Every morning the baker opened his shop before sunrise and sold warm bread to the people of the town.';
-const rateCalibrationText =
+/**
+ * Several sentences of varied intonation: espeak's variants add random jitter and a short
+ * text's median F0 or syllable count is noisy, so each setting is measured on ~20 s of speech.
+ */
+const calibrationText =
   'A journey of a thousand miles begins with a single step, or so the saying goes. ' +
   'When the river flooded last spring, the farmers moved their animals to the hills and waited for the water to fall. ' +
   'Some of them built new fences, others repaired the roads, and the children helped wherever they could. ' +
@@ -25,7 +27,7 @@ const rateCalibrationText =
 const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
 const rangeGrid = [0, 33, 66, 99];
 const rateGrid = [80, 110, 140, 175, 200, 230, 260, 300, 350, 450];
-const calibrationVersion = 2;
+const calibrationVersion = 3;
 
 interface Calibration {
   /** Measured median F0 at each pitch of `pitchGrid`, one row per range of `rangeGrid`. */
@@ -42,9 +44,17 @@ export interface PreviewVoicePrompt extends VoicePrompt {
   stats: VoiceStats;
 }
 
-/** Inverse of a monotonic table by linear interpolation, clamped to the grid. */
-function invert(grid: number[], measured: number[], target: number): number {
-  const pairs = grid.map((setting, index) => [measured[index]!, setting] as const).sort((a, b) => a[0] - b[0]);
+/**
+ * Inverse of a monotonic table by linear interpolation, clamped to the grid. Settings whose
+ * measurement failed (no voiced frame: NaN, or null once cached as JSON) are left out.
+ */
+function invert(grid: number[], measured: (number | null)[], target: number): number {
+  const pairs = grid
+    .flatMap((setting, index) => {
+      const value = measured[index];
+      return typeof value === 'number' && Number.isFinite(value) ? [[value, setting] as const] : [];
+    })
+    .sort((a, b) => a[0] - b[0]);
   if (target <= pairs[0]![0]) return pairs[0]![1];
   for (let i = 1; i < pairs.length; i += 1) {
     const [x1, y1] = pairs[i]!;
@@ -68,13 +78,15 @@ function pitchFor(calibration: Calibration, range: number, targetF0: number): nu
   return betweenRangeRows(calibration, range, (row) => invert(pitchGrid, row, targetF0));
 }
 
-/** F0 at one pitch setting and range. */
-function f0At(calibration: Calibration, range: number, pitchIndex: number): number {
-  return betweenRangeRows(calibration, range, (row) => row[pitchIndex]!);
+function measuredF0s(row: (number | null)[]): number[] {
+  return row.filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
 }
 
+/** Whether espeak can reach `targetF0` at `range`, between its lowest and highest measured F0. */
 function reachable(calibration: Calibration, range: number, targetF0: number): boolean {
-  return targetF0 >= f0At(calibration, range, 0) && targetF0 <= f0At(calibration, range, pitchGrid.length - 1);
+  const lowest = betweenRangeRows(calibration, range, (row) => Math.min(...measuredF0s(row)));
+  const highest = betweenRangeRows(calibration, range, (row) => Math.max(...measuredF0s(row)));
+  return targetF0 >= lowest && targetF0 <= highest;
 }
 
 function detectLanguage(text: string): LanguageCode | null {
@@ -148,7 +160,7 @@ export class PreviewEngine implements Engine {
     for (const range of rangeGrid) {
       const row: number[] = [];
       for (const pitch of pitchGrid) {
-        const stats = await measure(pitchCalibrationText, { pitch, range });
+        const stats = await measure(calibrationText, { pitch, range });
         row.push(stats.medianF0);
         if (pitch === 50) semitonesByRange.push(stats.f0RangeSemitones);
       }
@@ -157,7 +169,7 @@ export class PreviewEngine implements Engine {
     const syllableRateByWpm: number[] = [];
     let bare: VoiceStats | null = null;
     for (const wordsPerMinute of rateGrid) {
-      const stats = await measure(rateCalibrationText, { wordsPerMinute });
+      const stats = await measure(calibrationText, { wordsPerMinute });
       syllableRateByWpm.push(stats.syllableRate);
       if (wordsPerMinute === base.wordsPerMinute) bare = stats;
     }
