@@ -10,33 +10,29 @@ export class JobQueue {
     readonly maxWaiting: number,
   ) {}
 
-  get depth(): number {
-    return this.running + this.waiting.length;
-  }
-
   /** Resolves with a release function once a slot is free; throws EngineBusy when full. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
-    if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw new EngineBusy(`the synthesis queue is full (${this.running} running, ${this.waiting.length} waiting); retry shortly`);
-      }
-      await new Promise<void>((resolve, reject) => {
-        const start = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          const index = this.waiting.indexOf(start);
-          if (index >= 0) this.waiting.splice(index, 1);
-          reject(signal?.reason ?? new Error('aborted'));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.waiting.push(start);
-      });
-    } else {
+    if (this.running < this.concurrency) {
       this.running += 1;
       return this.releaser();
     }
+    if (this.waiting.length >= this.maxWaiting) {
+      throw new EngineBusy(`the synthesis queue is full (${this.running} running, ${this.waiting.length} waiting); retry shortly`);
+    }
+    // A released slot is handed straight to the next waiter, so `running` stays as it is.
+    await new Promise<void>((resolve, reject) => {
+      const start = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const index = this.waiting.indexOf(start);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(start);
+    });
     return this.releaser();
   }
 

@@ -28,6 +28,8 @@ const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
 const rangeGrid = [0, 33, 66, 99];
 const rateGrid = [80, 110, 140, 175, 200, 230, 260, 300, 350, 450];
 const calibrationVersion = 3;
+/** espeak-ng's own defaults: the bare synthesizer, and the base every calibration varies. */
+const espeakDefaults: EspeakSettings = { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1 };
 
 interface Calibration {
   /** Measured median F0 at each pitch of `pitchGrid`, one row per range of `rangeGrid`. */
@@ -128,10 +130,6 @@ export class PreviewEngine implements Engine {
     return engine;
   }
 
-  get queueDepth(): number {
-    return this.pool.queue.depth;
-  }
-
   private collect(text: string, settings: EspeakSettings): Promise<Audio> {
     return collectAudio(this.pool.synthesize(text, settings), this.sampleRate);
   }
@@ -152,7 +150,7 @@ export class PreviewEngine implements Engine {
       const cached = await readFile(cacheFile, 'utf8').then((text) => JSON.parse(text) as { version: number; calibration: Calibration }, () => null);
       if (cached?.version === calibrationVersion) return cached.calibration;
     }
-    const base: EspeakSettings = { voice: `en-us+${variant}`, wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1 };
+    const base: EspeakSettings = { ...espeakDefaults, voice: `${espeakDefaults.voice}+${variant}` };
     const measure = async (text: string, settings: Partial<EspeakSettings>) => analyseVoice(await this.collect(text, { ...base, ...settings }));
     // One job at a time, so calibration never fills the queue that requests share.
     const f0ByRangeAndPitch: number[][] = [];
@@ -215,7 +213,7 @@ export class PreviewEngine implements Engine {
 
   /** The synthesizer without adaptation, for benchmarks. */
   synthesizeBare(text: string, signal?: AbortSignal): AsyncGenerator<Float32Array> {
-    return this.pool.synthesize(text, { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1 }, signal);
+    return this.pool.synthesize(text, espeakDefaults, signal);
   }
 
   async ready(): Promise<void> {
