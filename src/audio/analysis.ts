@@ -114,8 +114,10 @@ function bandSpectrum(audio: Audio): number[] {
     const { samples, sampleRate } = centre * 2.9 < half.sampleRate / 2 ? half : audio;
     const filter = OctaveBiquad.bandPass(centre, sampleRate);
     if (!filter) return -120;
+    const filtered = samples.slice();
+    filter.filterInPlace(filtered);
     let energy = 0;
-    for (const x of samples) energy += filter.process(x) ** 2;
+    for (const y of filtered) energy += y * y;
     return 10 * Math.log10(energy / Math.max(1, samples.length) + 1e-12);
   });
 }

@@ -40,12 +40,19 @@ export class OctaveBiquad {
     return new OctaveBiquad((1 + shape.alpha * a) / a0, cosine, (1 - shape.alpha * a) / a0, cosine, (1 - shape.alpha / a) / a0);
   }
 
-  process(x: number): number {
-    const y = this.b0 * x + this.b1 * this.x1 + this.b2 * this.x2 - this.a1 * this.y1 - this.a2 * this.y2;
-    this.x2 = this.x1;
-    this.x1 = x;
-    this.y2 = this.y1;
-    this.y1 = y;
-    return y;
+  /** Filters a block in place; state carries over to the next block. Locals keep the loop fast. */
+  filterInPlace(samples: Float32Array): void {
+    const { b0, b1, b2, a1, a2 } = this;
+    let { x1, x2, y1, y2 } = this;
+    for (let i = 0; i < samples.length; i += 1) {
+      const x = samples[i]!;
+      const y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+      x2 = x1;
+      x1 = x;
+      y2 = y1;
+      y1 = y;
+      samples[i] = y;
+    }
+    Object.assign(this, { x1, x2, y1, y2 });
   }
 }

@@ -24,11 +24,8 @@ function peakingFilters(gainsDb: number[]): OctaveBiquad[] {
 }
 
 function filterInPlace(samples: Float32Array, filters: OctaveBiquad[], gain: number): void {
-  for (let i = 0; i < samples.length; i += 1) {
-    let value = samples[i]!;
-    for (const filter of filters) value = filter.process(value);
-    samples[i] = Math.max(-1, Math.min(1, value * gain));
-  }
+  for (const filter of filters) filter.filterInPlace(samples);
+  for (let i = 0; i < samples.length; i += 1) samples[i] = Math.max(-1, Math.min(1, samples[i]! * gain));
 }
 
 function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
