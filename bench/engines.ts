@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
+import { collectAudio } from '../src/audio/types.js';
 import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { packageRoot } from '../src/paths.js';
 import { percentile, printTable } from './stats.js';
@@ -42,6 +43,9 @@ const engine = await PreviewEngine.start({ threads: 1, maxQueued: 4, cacheDir })
 try {
   await engine.ready();
   const prompt = await engine.prepareVoice({ samples: decode(join(packageRoot, 'test', '.audio', 'bench20.wav')), sampleRate: 24000 });
+  // Warm both paths first, so neither pays the threads' first-use cost inside its figures.
+  await collectAudio(engine.synthesizeBare(text), engine.sampleRate);
+  await collectAudio(engine.synthesize(text, prompt, { language: 'en' }), engine.sampleRate);
   const bare = await measure(() => engine.synthesizeBare(text), engine.sampleRate);
   const adapted = await measure(() => engine.synthesize(text, prompt, { language: 'en' }), engine.sampleRate);
   const rows = [['preview engine, one thread', 'RTF p50', 'RTF p95', 'first chunk p50 ms', 'first chunk p95 ms']];
