@@ -110,12 +110,13 @@ function halve(audio: Audio): Audio {
 /** Level of each octave band (band-pass biquads); bands below 4 kHz run at half rate. */
 function bandSpectrum(audio: Audio): number[] {
   const half = halve(audio);
+  const scratch = new Float32Array(audio.samples.length);
   return spectrumBands.map((centre) => {
     const { samples, sampleRate } = centre * 2.9 < half.sampleRate / 2 ? half : audio;
     const filter = OctaveBiquad.bandPass(centre, sampleRate);
     if (!filter) return -120;
-    const filtered = samples.slice();
-    filter.filterInPlace(filtered);
+    const filtered = scratch.subarray(0, samples.length);
+    filter.filter(samples, filtered);
     let energy = 0;
     for (const y of filtered) energy += y * y;
     return 10 * Math.log10(energy / Math.max(1, samples.length) + 1e-12);

@@ -40,18 +40,21 @@ export class OctaveBiquad {
     return new OctaveBiquad((1 + shape.alpha * a) / a0, cosine, (1 - shape.alpha * a) / a0, cosine, (1 - shape.alpha / a) / a0);
   }
 
-  /** Filters a block in place; state carries over to the next block. Locals keep the loop fast. */
-  filterInPlace(samples: Float32Array): void {
+  /**
+   * Filters a block into `output` (which may be `input`); state carries over to the next
+   * block. Locals keep the loop fast.
+   */
+  filter(input: Float32Array, output: Float32Array = input): void {
     const { b0, b1, b2, a1, a2 } = this;
     let { x1, x2, y1, y2 } = this;
-    for (let i = 0; i < samples.length; i += 1) {
-      const x = samples[i]!;
+    for (let i = 0; i < input.length; i += 1) {
+      const x = input[i]!;
       const y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
       x2 = x1;
       x1 = x;
       y2 = y1;
       y1 = y;
-      samples[i] = y;
+      output[i] = y;
     }
     Object.assign(this, { x1, x2, y1, y2 });
   }

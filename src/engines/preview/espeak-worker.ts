@@ -24,7 +24,7 @@ function peakingFilters(gainsDb: number[]): OctaveBiquad[] {
 }
 
 function filterInPlace(samples: Float32Array, filters: OctaveBiquad[], gain: number): void {
-  for (const filter of filters) filter.filterInPlace(samples);
+  for (const filter of filters) filter.filter(samples);
   for (let i = 0; i < samples.length; i += 1) samples[i] = Math.max(-1, Math.min(1, samples[i]! * gain));
 }
 
