@@ -20,6 +20,20 @@ const shippedModels = [
     pathInTarball: 'package/dist/silero_vad.onnx',
     sha256: 'a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28',
   },
+  // English speech recognition for the reference-text check (MIT licence). The package
+  // itself cannot be installed (its package.json has a broken file: dependency).
+  {
+    file: 'moonshine-tiny-encoder.onnx',
+    pkg: '@moonshine-ai/moonshine-js@0.1.29',
+    pathInTarball: 'package/dist/model/tiny/quantized/encoder_model.onnx',
+    sha256: 'c6fc4b7bc5af75c0591fd157a1f3829b533d18e9769a888fd95a62e470dd4f4a',
+  },
+  {
+    file: 'moonshine-tiny-decoder.onnx',
+    pkg: '@moonshine-ai/moonshine-js@0.1.29',
+    pathInTarball: 'package/dist/model/tiny/quantized/decoder_model_merged.onnx',
+    sha256: 'eed87831c3a6103534aae7d47a5d485025c659a1323901513961c39fe8a1a367',
+  },
 ];
 
 function sha256Of(path) {

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { KeyService } from './accounts/keys.js';
 import { buildApi } from './api/server.js';
+import { openMoonshine, type Transcriber } from './audio/asr/transcriber.js';
 import { ReferenceIntake } from './audio/intake.js';
 import { referenceLimits } from './audio/reference.js';
 import { SpeechDetector } from './audio/vad.js';
@@ -27,6 +28,8 @@ export interface RunningTimbre {
   retention: RetentionJob;
   keys: KeyService;
   engine: Engine;
+  /** The recognizer behind the reference-text check; null when none is installed. */
+  transcriber: Transcriber | null;
   /** The key printed for a newcomer (first start, or read back from the key file), if any. */
   defaultKey: string | null;
   close(): Promise<void>;
@@ -78,7 +81,9 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     decodeTimeoutMs: config.decodeTimeoutMs,
   });
   const engine = await PreviewEngine.start({ threads: config.engineThreads, maxQueued: config.engineQueue, cacheDir: config.cacheDir });
-  const voices = new VoiceService(repository, blobs, intake, engine, clock, config.voiceQuota);
+  const transcriber: Transcriber | null = openMoonshine(config.modelsDir, config.engineThreads, config.engineQueue);
+  if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');
+  const voices = new VoiceService(repository, blobs, intake, engine, clock, config.voiceQuota, transcriber);
   // Nothing is in flight before the server listens, so every unreferenced file is an orphan.
   const swept = await voices.sweepOrphans(0);
   if (swept > 0) logger.info({ swept }, 'removed files left by an interrupted create');
@@ -106,12 +111,14 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     retention,
     keys,
     engine,
+    transcriber,
     defaultKey,
     async close() {
       await retention.stop();
       await api.close();
       await repository.close();
       await engine.close();
+      await transcriber?.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { decodeFile } from './ffmpeg.js';
 import { fetchAudioUrl, type FetchPolicy } from './fetch-url.js';
-import { prepareReference, referenceLimits, type PreparedReference } from './reference.js';
+import { prepareReference, referenceLimits, speechPieces, type PreparedReference } from './reference.js';
 import { parseAudioData } from './source.js';
 import { vadSampleRate, type SpeechDetector } from './vad.js';
 
@@ -16,6 +16,8 @@ export interface IntakeOptions {
 export interface IntakeResult extends PreparedReference {
   /** The mediatype of the upload as sent (data URL) or served (URL). */
   originalMediatype: string;
+  /** All the speech of the upload at 16 kHz, in pieces of at most 20 s, for the text check. */
+  speech16k: Float32Array[];
 }
 
 /** From `audio.data` to a prepared reference: read or fetch, decode, find speech, trim. */
@@ -45,7 +47,9 @@ export class ReferenceIntake {
       timeoutMs: this.options.decodeTimeoutMs,
     });
     const full = decoded.byRate.get(referenceSampleRate)!;
-    const spans = this.detector.detect(decoded.byRate.get(vadSampleRate)!);
-    return { ...prepareReference(full, spans, decoded.sourceSampleRate), originalMediatype };
+    const at16k = decoded.byRate.get(vadSampleRate)!;
+    const spans = this.detector.detect(at16k);
+    const prepared = prepareReference(full, spans, decoded.sourceSampleRate);
+    return { ...prepared, originalMediatype, speech16k: speechPieces(at16k, spans, referenceLimits.maxReferenceSeconds) };
   }
 }

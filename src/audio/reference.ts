@@ -76,6 +76,32 @@ function bestWindow(pieces: Piece[], maxSeconds: number): Piece[] {
 }
 
 /**
+ * The upload's speech as pieces of at most `maxSeconds`, cut at pauses, for a recognizer
+ * that takes one utterance at a time. A single span longer than that is cut where it must be.
+ */
+export function speechPieces(audio: Audio, spans: SpeechSpan[], maxSeconds: number): Float32Array[] {
+  const rate = audio.sampleRate;
+  const pieces: Float32Array[] = [];
+  let groupStart = -1;
+  let groupEnd = -1;
+  const flush = () => {
+    for (let from = groupStart; from < groupEnd; from += maxSeconds) {
+      pieces.push(audio.samples.subarray(Math.round(from * rate), Math.round(Math.min(groupEnd, from + maxSeconds) * rate)));
+    }
+  };
+  for (const piece of piecesOf(spans, durationSeconds(audio))) {
+    if (groupStart >= 0 && piece.end - groupStart > maxSeconds) {
+      flush();
+      groupStart = -1;
+    }
+    if (groupStart < 0) groupStart = piece.start;
+    groupEnd = piece.end;
+  }
+  if (groupStart >= 0) flush();
+  return pieces;
+}
+
+/**
  * Turns a decoded upload and its speech spans into the stored reference: the best window of
  * at most 20 s of speech, edge silence trimmed, long pauses shortened, loudness normalised.
  * Refuses audio that cannot make a voice. The arithmetic is hand-written: it is a few passes

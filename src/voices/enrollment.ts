@@ -3,12 +3,14 @@ import type { IntakeResult, ReferenceIntake } from '../audio/intake.js';
 import { referenceSampleRate } from '../audio/intake.js';
 import { encodeWav } from '../audio/wav.js';
 import type { Clock } from '../clock.js';
+import type { Transcriber } from '../audio/asr/transcriber.js';
 import type { Engine } from '../engines/engine.js';
 import { QuotaExceeded, VoiceNotFound } from '../errors.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository, VoicePage, VoiceRecord } from '../store/repository.js';
 import { makeVoiceName } from './naming.js';
 import type { Language, TargetModel } from './rules.js';
+import { checkReferenceText } from './text-check.js';
 
 export interface CreateVoiceRequest {
   targetModel: TargetModel;
@@ -36,6 +38,8 @@ export class VoiceService {
     private readonly engine: Engine,
     private readonly clock: Clock,
     private readonly quota: number,
+    /** Checks `text` against the speech; null when no recognizer is installed. */
+    private readonly transcriber: Transcriber | null,
   ) {}
 
   async create(account: Account, request: CreateVoiceRequest): Promise<CreatedVoice> {
@@ -51,6 +55,11 @@ export class VoiceService {
       // written), so synthesis never has to.
       const voicePrompt = this.engine.prepareVoice(prepared.reference, request.text, request.language);
       voicePrompt.catch(() => undefined);
+      const fallbackReasons = [...prepared.fallbackReasons];
+      if (request.text !== null) {
+        const checked = await checkReferenceText(request.text, request.language, prepared.speech16k, this.transcriber);
+        if (checked.fallbackReason !== null) fallbackReasons.push(checked.fallbackReason);
+      }
       const now = this.clock.now();
       const name = makeVoiceName(request.preferredName, now);
       const originalBlob = `${name}/original.${originalExtensions[prepared.originalMediatype] ?? 'bin'}`;
@@ -73,7 +82,7 @@ export class VoiceService {
         modifiedAt: now,
         lastUsedAt: now,
         speechSeconds: prepared.speechSeconds,
-        fallbackReason: prepared.fallbackReasons.length > 0 ? prepared.fallbackReasons.join('; ') : null,
+        fallbackReason: fallbackReasons.length > 0 ? fallbackReasons.join('; ') : null,
         originalBlob,
         originalMediatype: prepared.originalMediatype,
         referenceBlob,

@@ -29,6 +29,12 @@ const rangeGrid = [0, 33, 66, 99];
 const rateGrid = [80, 110, 140, 175, 200, 230, 260, 300, 350, 450];
 const calibrationVersion = 3;
 /** espeak-ng's own defaults: the bare synthesizer, and the base every calibration varies. */
+/** Band levels at or below this are bands the analysis could not measure. */
+const unmeasuredBandDb = -100;
+/** EQ beyond this per band costs intelligibility more than it gains likeness. */
+const maxEqDb = 9;
+/** espeak ranges above this make its vowels harder to understand (measured with Moonshine). */
+const maxRange = 40;
 const espeakDefaults: EspeakSettings = { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1 };
 
 interface Calibration {
@@ -186,20 +192,24 @@ export class PreviewEngine implements Engine {
     const targetF0 = (Number.isFinite(stats.medianF0) ? stats.medianF0 : 120) * (options.pitchRate ?? 1);
     const variant = variants.find((candidate) => targetF0 <= candidate.maxF0)!.name;
     const calibration = await this.calibration(variant);
-    const eqGainsDb = spectrumBands.map((_, band) => (stats.spectrum[band] ?? 0) - (calibration.bare.spectrum[band] ?? 0));
+    // A band above one side's Nyquist (espeak's 8 kHz band at 22.05 kHz) reads as silence:
+    // leave it out, or its huge difference would tilt every other band.
+    const measured = spectrumBands.map((_, band) => (stats.spectrum[band] ?? -120) > unmeasuredBandDb && (calibration.bare.spectrum[band] ?? -120) > unmeasuredBandDb);
+    const differences = spectrumBands.map((_, band) => (measured[band] ? stats.spectrum[band]! - calibration.bare.spectrum[band]! : 0));
     // Only the shape of the spectrum: level is set by the gain below.
-    const meanShift = eqGainsDb.reduce((sum, gain) => sum + gain, 0) / eqGainsDb.length;
+    const meanShift = differences.reduce((sum, gain) => sum + gain, 0) / Math.max(1, measured.filter(Boolean).length);
+    const eqGainsDb = differences.map((difference, band) => (measured[band] ? difference - meanShift : 0));
     const volume = options.volume ?? 50;
     // A wide range lifts espeak's median pitch: narrow it until the target F0 is reachable,
     // since the median matters more to the ear than the spread.
-    let range = invert(rangeGrid, calibration.semitonesByRange, stats.f0RangeSemitones);
+    let range = Math.min(maxRange, invert(rangeGrid, calibration.semitonesByRange, stats.f0RangeSemitones));
     while (range > 0 && !reachable(calibration, range, targetF0)) range = Math.max(0, range - 5);
     return {
       voice: `${espeakLanguages[language] ?? 'en-us'}+${variant}`,
       pitch: Math.round(pitchFor(calibration, range, targetF0)),
       wordsPerMinute: Math.round(invert(rateGrid, calibration.syllableRateByWpm, stats.syllableRate * (options.speechRate ?? 1))),
       range: Math.round(range),
-      eqGainsDb: eqGainsDb.map((gain) => Math.max(-9, Math.min(9, gain - meanShift))),
+      eqGainsDb: eqGainsDb.map((gain) => Math.max(-maxEqDb, Math.min(maxEqDb, gain))),
       gain: 10 ** ((stats.rmsDb - calibration.bare.rmsDb) / 20) * (volume / 50),
     };
   }
