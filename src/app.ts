@@ -12,7 +12,12 @@ import { SpeechDetector } from './audio/vad.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Engine } from './engines/engine.js';
 import { PreviewEngine } from './engines/preview/preview-engine.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
+import { EngineRouter } from './engines/router.js';
+import { RateLimiter } from './accounts/rate-limit.js';
+import { GeneratedAudioStore } from './speech/generated-audio.js';
+import { SpeechService } from './speech/speech-service.js';
+import { targetModels } from './voices/rules.js';
 import { FileBlobStore } from './store/blobs.js';
 import { KyselyRepository } from './store/kysely-repository.js';
 import type { Repository } from './store/repository.js';
@@ -27,7 +32,11 @@ export interface RunningTimbre {
   voices: VoiceService;
   retention: RetentionJob;
   keys: KeyService;
+  /** The preview engine (always present). */
   engine: Engine;
+  engines: EngineRouter;
+  speech: SpeechService;
+  generatedAudio: GeneratedAudioStore;
   /** The recognizer behind the reference-text check; null when none is installed. */
   transcriber: Transcriber | null;
   /** The key printed for a newcomer (first start, or read back from the key file), if any. */
@@ -68,6 +77,16 @@ async function ensureNewcomerKey(keys: KeyService, dataDir: string): Promise<str
   return (await keys.authenticate(key)) ? key : null;
 }
 
+/** The configured engine for each target model; unknown names fail the start. */
+function routeEngines(config: Config, available: Engine[]): EngineRouter {
+  const byId = new Map(available.map((engine) => [engine.id, engine]));
+  for (const [model, id] of Object.entries(config.engines)) {
+    if (!(targetModels as readonly string[]).includes(model)) throw new ConfigError(`TIMBRE_ENGINES names unknown target_model ${model} (known: ${targetModels.join(', ')})`);
+    if (!byId.has(id)) throw new ConfigError(`TIMBRE_ENGINES names engine ${id}, which is not available (available: ${[...byId.keys()].join(', ')})`);
+  }
+  return new EngineRouter(byId, new Map(Object.entries(config.engines)), available[0]!);
+}
+
 /** Starts the whole service: store, audio intake, jobs, HTTP. */
 export async function startTimbre(config: Config, options: StartOptions = {}): Promise<RunningTimbre> {
   const clock = options.clock ?? systemClock;
@@ -83,7 +102,18 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   const engine = await PreviewEngine.start({ threads: config.engineThreads, maxQueued: config.engineQueue, cacheDir: config.cacheDir });
   const transcriber: Transcriber | null = openMoonshine(config.modelsDir, config.engineThreads, config.engineQueue);
   if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');
-  const voices = new VoiceService(repository, blobs, intake, engine, clock, config.voiceQuota, transcriber);
+  const engines = routeEngines(config, [engine]);
+  logger.info({ engines: engines.assignments(targetModels) }, 'engines serving each target model');
+  const voices = new VoiceService(repository, blobs, intake, engines, clock, config.voiceQuota, transcriber);
+  const speech = new SpeechService(repository, blobs, engines, clock, logger);
+  const generatedAudio = await GeneratedAudioStore.open(repository, blobs, clock, {
+    lifetimeMs: config.audioLinkHours * 60 * 60 * 1000,
+    sweepIntervalMs: Math.min(config.retentionIntervalSeconds * 1000, 10 * 60 * 1000),
+    onError: (error) => logger.error({ err: error }, 'generated-audio cleanup failed'),
+  });
+  await generatedAudio.sweepExpired();
+  generatedAudio.start();
+  const limiter = new RateLimiter(config.rateLimitPerMinute, clock);
   // Nothing is in flight before the server listens, so every unreferenced file is an orphan.
   const swept = await voices.sweepOrphans(0);
   if (swept > 0) logger.info({ swept }, 'removed files left by an interrupted create');
@@ -98,7 +128,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   if (expired > 0) logger.info({ expired }, 'deleted voices unused beyond the retention period');
   retention.start();
 
-  const api = await buildApi({ logger, keys, voices });
+  const api = await buildApi({ logger, keys, voices, speech, generatedAudio, limiter, publicUrl: config.publicUrl || null });
   await api.listen({ port: config.port, host: config.host });
   const address = api.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -111,13 +141,17 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     retention,
     keys,
     engine,
+    engines,
+    speech,
+    generatedAudio,
     transcriber,
     defaultKey,
     async close() {
       await retention.stop();
+      await generatedAudio.stop();
       await api.close();
       await repository.close();
-      await engine.close();
+      await engines.close();
       await transcriber?.close();
     },
   };

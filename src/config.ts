@@ -49,6 +49,38 @@ export const settings = {
   cacheDir: { env: 'TIMBRE_CACHE_DIR', flag: 'cache-dir', schema: z.string(), fallback: '', help: 'folder for measured engine tables (default: the data dir)' },
   engineThreads: { env: 'TIMBRE_ENGINE_THREADS', flag: 'engine-threads', schema: positiveInt, fallback: String(availableParallelism()), help: 'synthesis worker threads (default: cores)' },
   engineQueue: { env: 'TIMBRE_ENGINE_QUEUE', flag: 'engine-queue', schema: z.coerce.number().int().min(0), fallback: '32', help: 'synthesis jobs that may wait; more are refused with Throttling' },
+  rateLimitPerMinute: {
+    env: 'TIMBRE_RATE_LIMIT_PER_MINUTE',
+    flag: 'rate-limit-per-minute',
+    schema: positiveInt,
+    fallback: '180',
+    help: 'synthesis requests (HTTP calls and realtime responses) one API key may make per minute; more get Throttling',
+  },
+  publicUrl: {
+    env: 'TIMBRE_PUBLIC_URL',
+    flag: 'public-url',
+    schema: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+    fallback: '',
+    help: 'base URL that clients reach this server at, for audio links (default: from the request\'s Host header)',
+  },
+  audioLinkHours: { env: 'TIMBRE_AUDIO_LINK_HOURS', flag: 'audio-link-hours', schema: z.coerce.number().positive(), fallback: '24', help: 'how long generated-audio links stay valid' },
+  engines: {
+    env: 'TIMBRE_ENGINES',
+    flag: 'engines',
+    schema: z
+      .string()
+      .regex(/^(\s*[\w.-]+\s*=\s*[\w.-]+\s*(,|$))*$/, 'must be a comma-separated list of target_model=engine')
+      .transform((value) =>
+        Object.fromEntries(
+          value
+            .split(',')
+            .map((pair) => pair.split('=').map((part) => part.trim()))
+            .filter((pair): pair is [string, string] => pair.length === 2 && pair[0] !== '' && pair[1] !== ''),
+        ),
+      ),
+    fallback: '',
+    help: 'which engine serves which target_model, e.g. qwen3-tts-vc-2026-01-22=preview (default: the best installed engine for each)',
+  },
   printKey: { env: 'TIMBRE_PRINT_KEY', flag: 'print-key', schema: bool, fallback: 'true', help: 'print the default API key at start' },
 } as const;
 

@@ -51,3 +51,34 @@ export class Unauthenticated extends TimbreError {}
 
 /** The synthesis queue is full; the client should retry later. */
 export class EngineBusy extends TimbreError {}
+
+/** The API key has used its requests for this minute. */
+export class RateLimited extends TimbreError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(`rate limit reached for this API key; retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/** The request's `model` is not the one the voice was made for. */
+export class ModelMismatch extends TimbreError {
+  constructor(
+    readonly voice: string,
+    readonly voiceModel: string,
+    readonly requestedModel: string,
+  ) {
+    super(`voice ${JSON.stringify(voice)} was created for target_model ${voiceModel}; it cannot be used with model ${requestedModel}`);
+  }
+}
+
+/** A generated-audio link that is malformed, forged, expired, or whose file is gone. */
+export class LinkRejected extends TimbreError {
+  constructor(readonly reason: 'invalid' | 'expired' | 'gone') {
+    super(
+      reason === 'expired'
+        ? 'this audio link has expired (links are valid for 24 hours); synthesize the text again'
+        : reason === 'gone'
+          ? 'this audio no longer exists'
+          : 'this audio link is not valid: its signature does not match',
+    );
+  }
+}

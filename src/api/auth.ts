@@ -1,12 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { KeyService } from '../accounts/keys.js';
+import { hashKey, type KeyService } from '../accounts/keys.js';
+import type { RateLimiter } from '../accounts/rate-limit.js';
+import { RateLimited } from '../errors.js';
 import type { Account } from '../store/repository.js';
 import { WireError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     account: Account | null;
+    /** Hash of the API key used, for per-key limits. */
+    apiKeyHash: string | null;
   }
 }
 
@@ -14,6 +18,12 @@ declare module 'fastify' {
 export function accountOf(request: FastifyRequest): Account {
   if (!request.account) throw new WireError('InvalidApiKey', 401, 'no account on this request');
   return request.account;
+}
+
+/** Counts one synthesis request against the caller's key; throws RateLimited (Throttling) past the limit. */
+export function takeRateToken(limiter: RateLimiter, request: FastifyRequest): void {
+  const key = request.apiKeyHash ?? 'anonymous';
+  if (!limiter.take(key)) throw new RateLimited(limiter.retryAfterSeconds(key));
 }
 
 export interface AuthOptions {
@@ -25,6 +35,7 @@ export interface AuthOptions {
 /** `Authorization: Bearer <key>` on every API call; the account rides on the request. */
 export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) => {
   app.decorateRequest('account', null);
+  app.decorateRequest('apiKeyHash', null);
   app.addHook('onRequest', async (request) => {
     if (options.isPublic(request.url.split('?')[0] ?? '')) return;
     const header = request.headers.authorization;
@@ -35,5 +46,6 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
     const account = await options.keys.authenticate(match[1]);
     if (!account) throw new WireError('InvalidApiKey', 401, 'Invalid API-key provided.');
     request.account = account;
+    request.apiKeyHash = hashKey(match[1]);
   });
 });

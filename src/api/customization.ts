@@ -6,11 +6,8 @@ import { gmtTimestamp } from '../voices/naming.js';
 import { enrollmentModel, languages, pageLimits, preferredNamePattern, targetModels } from '../voices/rules.js';
 import { accountOf } from './auth.js';
 import { WireError } from './errors.js';
+import { isObject, parseFields, rule } from './validation.js';
 
-/** zod's message for a field: "is required" when absent, else `invalid`. */
-function rule(invalid: string) {
-  return { error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : invalid) };
-}
 
 const pageNumber = (fallback: number) =>
   z
@@ -43,9 +40,6 @@ export const deleteInput = z.object({
 const actions = { create: createInput, list: listInput, delete: deleteInput } as const;
 type Action = keyof typeof actions;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Checks the envelope in the order a client's mistake is most usefully reported. */
 function readEnvelope(body: unknown): { action: Action; input: Record<string, unknown> } {
@@ -66,10 +60,7 @@ function readEnvelope(body: unknown): { action: Action; input: Record<string, un
 }
 
 function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw new InvalidField(['input', ...issue.path.map(String)].join('.'), issue.message);
+  return parseFields(schema, input, ['input']);
 }
 
 export interface CustomizationOptions {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AudioRejected, EngineBusy, InvalidField, QuotaExceeded, TimbreError, TooLarge, Unauthenticated, UrlRejected, VoiceNotFound } from '../errors.js';
+import { AudioRejected, EngineBusy, InvalidField, LinkRejected, ModelMismatch, QuotaExceeded, RateLimited, TimbreError, TooLarge, Unauthenticated, UrlRejected, VoiceNotFound } from '../errors.js';
 
 /** An error that exists only on the wire (an envelope field, a route); carries its own code. */
 export class WireError extends Error {
@@ -30,6 +30,9 @@ const domainTable: [new (...args: never[]) => TimbreError, WireForm][] = [
   [VoiceNotFound, { code: 'InvalidParameter', status: 400 }],
   [Unauthenticated, { code: 'InvalidApiKey', status: 401 }],
   [EngineBusy, { code: 'Throttling', status: 429 }],
+  [RateLimited, { code: 'Throttling', status: 429 }],
+  [ModelMismatch, { code: 'InvalidParameter', status: 400 }],
+  [LinkRejected, { code: 'AccessDenied', status: 403 }],
 ];
 
 /** Fastify's own request errors -> DashScope. */

@@ -1,21 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { KeyService } from '../accounts/keys.js';
+import type { RateLimiter } from '../accounts/rate-limit.js';
+import type { GeneratedAudioStore } from '../speech/generated-audio.js';
+import type { SpeechService } from '../speech/speech-service.js';
 import type { VoiceService } from '../voices/enrollment.js';
 import { authPlugin } from './auth.js';
 import { customizationRoutes } from './customization.js';
+import { synthesisRoutes } from './synthesis.js';
 import { installErrorHandling } from './errors.js';
 
 export interface ApiDependencies {
   logger: FastifyBaseLogger;
   keys: KeyService;
   voices: VoiceService;
+  speech: SpeechService;
+  generatedAudio: GeneratedAudioStore;
+  limiter: RateLimiter;
+  publicUrl: string | null;
 }
 
 // A data URL under 10 MB plus the JSON around it.
 const bodyLimitBytes = 10 * 1024 * 1024 + 64 * 1024;
 
 const publicPaths = new Set(['/healthz']);
+/** Generated-audio links carry their own signature, so players can fetch them without a key. */
+const publicPrefixes = ['/api/v1/audio/'];
 
 /** The HTTP surface: wire shapes and error mapping only; rules live in src/voices. */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
@@ -27,8 +37,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   installErrorHandling(app);
   // The spec's requests are JSON only; anything else is answered with a clear error.
   app.removeContentTypeParser('text/plain');
-  await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) });
+  await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)) });
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(customizationRoutes, { voices: deps.voices });
+  await app.register(synthesisRoutes, { speech: deps.speech, generatedAudio: deps.generatedAudio, limiter: deps.limiter, publicUrl: deps.publicUrl });
   return app;
 }

@@ -5,26 +5,31 @@ import type { Audio } from './types.js';
  * for it would cost more than the rest of an enrollment.
  */
 export function encodeWav(audio: Audio): Buffer {
-  const dataBytes = audio.samples.length * 2;
-  const wav = Buffer.alloc(44 + dataBytes);
-  wav.write('RIFF', 0, 'ascii');
-  wav.writeUInt32LE(36 + dataBytes, 4);
-  wav.write('WAVE', 8, 'ascii');
-  wav.write('fmt ', 12, 'ascii');
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20);
-  wav.writeUInt16LE(1, 22);
-  wav.writeUInt32LE(audio.sampleRate, 24);
-  wav.writeUInt32LE(audio.sampleRate * 2, 28);
-  wav.writeUInt16LE(2, 32);
-  wav.writeUInt16LE(16, 34);
-  wav.write('data', 36, 'ascii');
-  wav.writeUInt32LE(dataBytes, 40);
+  const pcm = Buffer.alloc(audio.samples.length * 2);
   for (let i = 0; i < audio.samples.length; i += 1) {
     const clamped = Math.max(-1, Math.min(1, audio.samples[i] ?? 0));
-    wav.writeInt16LE(Math.round(clamped * 32767), 44 + i * 2);
+    pcm.writeInt16LE(Math.round(clamped * 32767), i * 2);
   }
-  return wav;
+  return wavFromPcm16(pcm, audio.sampleRate);
+}
+
+/** A WAV file around 16-bit little-endian mono PCM. */
+export function wavFromPcm16(pcm: Buffer, sampleRate: number): Buffer {
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(36 + pcm.length, 4);
+  header.write('WAVE', 8, 'ascii');
+  header.write('fmt ', 12, 'ascii');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(pcm.length, 40);
+  return Buffer.concat([header, pcm]);
 }
 
 /** Reads back what `encodeWav` wrote (16-bit mono PCM with a 44-byte header). */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { Database, VoicesTable } from './schema.js';
-import type { Account, ApiKeyRecord, InsertVoiceOutcome, Repository, VoicePage, VoiceRecord } from './repository.js';
+import type { Database, GeneratedAudioTable, VoicesTable } from './schema.js';
+import type { Account, ApiKeyRecord, GeneratedAudioRecord, InsertVoiceOutcome, Repository, VoicePage, VoiceRecord } from './repository.js';
 
 function toVoiceRecord(row: Selectable<VoicesTable>): VoiceRecord {
   return {
@@ -169,6 +169,10 @@ export class KyselyRepository implements Repository {
     await this.db.updateTable('voices').set({ last_used_at: at }).where('name', '=', name).where('last_used_at', '<', at).execute();
   }
 
+  async updateVoicePrompt(name: string, voicePrompt: string): Promise<void> {
+    await this.db.updateTable('voices').set({ voice_prompt: voicePrompt }).where('name', '=', name).execute();
+  }
+
   async findVoicesUnusedSince(cutoff: number, limit: number): Promise<VoiceRecord[]> {
     const rows = await this.db.selectFrom('voices').selectAll().where('last_used_at', '<', cutoff).orderBy('last_used_at').limit(limit).execute();
     return rows.map(toVoiceRecord);
@@ -181,7 +185,42 @@ export class KyselyRepository implements Repository {
 
   async referencedBlobKeys(): Promise<Set<string>> {
     const rows = await this.db.selectFrom('voices').select(['original_blob', 'reference_blob']).execute();
-    return new Set(rows.flatMap((row) => [row.original_blob, row.reference_blob]));
+    const generated = await this.db.selectFrom('generated_audio').select('blob').execute();
+    return new Set([...rows.flatMap((row) => [row.original_blob, row.reference_blob]), ...generated.map((row) => row.blob)]);
+  }
+
+  async recordUsage(entry: { accountId: string; kind: string; count: number; voice: string | null; at: number }): Promise<void> {
+    await this.db
+      .insertInto('usage_ledger')
+      .values({ id: randomUUID(), account_id: entry.accountId, kind: entry.kind, count: entry.count, voice: entry.voice, at: entry.at })
+      .execute();
+  }
+
+  async insertGeneratedAudio(audio: GeneratedAudioRecord): Promise<void> {
+    await this.db
+      .insertInto('generated_audio')
+      .values({ id: audio.id, account_id: audio.accountId, blob: audio.blob, created_at: audio.createdAt, expires_at: audio.expiresAt })
+      .execute();
+  }
+
+  async findGeneratedAudio(id: string): Promise<GeneratedAudioRecord | null> {
+    const row = await this.db.selectFrom('generated_audio').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toGeneratedAudio(row) : null;
+  }
+
+  async findExpiredGeneratedAudio(now: number, limit: number): Promise<GeneratedAudioRecord[]> {
+    const rows = await this.db.selectFrom('generated_audio').selectAll().where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
+    return rows.map(toGeneratedAudio);
+  }
+
+  async deleteGeneratedAudio(id: string): Promise<void> {
+    await this.db.deleteFrom('generated_audio').where('id', '=', id).execute();
+  }
+
+  async settingOrInsert(name: string, proposed: string): Promise<string> {
+    await this.db.insertInto('server_settings').values({ name, value: proposed }).onConflict((conflict) => conflict.column('name').doNothing()).execute();
+    const row = await this.db.selectFrom('server_settings').select('value').where('name', '=', name).executeTakeFirstOrThrow();
+    return row.value;
   }
 
   async usageTotal(accountId: string, kind: string): Promise<number> {
@@ -197,4 +236,8 @@ export class KyselyRepository implements Repository {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+function toGeneratedAudio(row: Selectable<GeneratedAudioTable>): GeneratedAudioRecord {
+  return { id: row.id, accountId: row.account_id, blob: row.blob, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
 }

@@ -39,6 +39,14 @@ export interface VoicePage {
   totalCount: number;
 }
 
+export interface GeneratedAudioRecord {
+  id: string;
+  accountId: string;
+  blob: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export type InsertVoiceOutcome = { inserted: true } | { inserted: false; voiceCount: number };
 
 export interface Repository {
@@ -64,6 +72,7 @@ export interface Repository {
   /** Deletes and returns the voice, or null when the account has no such voice. */
   deleteVoice(accountId: string, name: string): Promise<VoiceRecord | null>;
   touchVoice(name: string, at: number): Promise<void>;
+  updateVoicePrompt(name: string, voicePrompt: string): Promise<void>;
   /** Voices whose last use is before `cutoff`, oldest first, at most `limit`. */
   findVoicesUnusedSince(cutoff: number, limit: number): Promise<VoiceRecord[]>;
   /** Deletes the voice only if it is still unused since `cutoff`; true when deleted. */
@@ -71,6 +80,16 @@ export interface Repository {
   /** Every blob key that some voice refers to. */
   referencedBlobKeys(): Promise<Set<string>>;
   usageTotal(accountId: string, kind: string): Promise<number>;
+  recordUsage(entry: { accountId: string; kind: string; count: number; voice: string | null; at: number }): Promise<void>;
+
+  insertGeneratedAudio(audio: GeneratedAudioRecord): Promise<void>;
+  findGeneratedAudio(id: string): Promise<GeneratedAudioRecord | null>;
+  /** Expired before `now`, oldest first, at most `limit`. */
+  findExpiredGeneratedAudio(now: number, limit: number): Promise<GeneratedAudioRecord[]>;
+  deleteGeneratedAudio(id: string): Promise<void>;
+
+  /** The value stored under `name`, storing `proposed` first if there is none (atomic: every node gets the same value). */
+  settingOrInsert(name: string, proposed: string): Promise<string>;
 
   close(): Promise<void>;
 }

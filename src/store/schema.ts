@@ -44,9 +44,24 @@ export interface UsageLedgerTable {
   at: number;
 }
 
+export interface GeneratedAudioTable {
+  id: string;
+  account_id: string;
+  blob: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface ServerSettingsTable {
+  name: string;
+  value: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   voices: VoicesTable;
   usage_ledger: UsageLedgerTable;
+  generated_audio: GeneratedAudioTable;
+  server_settings: ServerSettingsTable;
 }

@@ -4,7 +4,7 @@ import { referenceSampleRate } from '../audio/intake.js';
 import { encodeWav } from '../audio/wav.js';
 import type { Clock } from '../clock.js';
 import type { Transcriber } from '../audio/asr/transcriber.js';
-import type { Engine } from '../engines/engine.js';
+import type { EngineRouter } from '../engines/router.js';
 import { QuotaExceeded, VoiceNotFound } from '../errors.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository, VoicePage, VoiceRecord } from '../store/repository.js';
@@ -35,7 +35,7 @@ export class VoiceService {
     private readonly repository: Repository,
     private readonly blobs: BlobStore,
     private readonly intake: ReferenceIntake,
-    private readonly engine: Engine,
+    private readonly engines: EngineRouter,
     private readonly clock: Clock,
     private readonly quota: number,
     /** Checks `text` against the speech; null when no recognizer is installed. */
@@ -53,7 +53,7 @@ export class VoiceService {
       const prepared: IntakeResult = await this.intake.read(request.audioField, request.audioData, originalFile);
       // The engine analyses the reference now (on its own thread, while the files are
       // written), so synthesis never has to.
-      const voicePrompt = this.engine.prepareVoice(prepared.reference, request.text, request.language);
+      const voicePrompt = this.engines.forModel(request.targetModel).prepareVoice(prepared.reference, request.text, request.language);
       voicePrompt.catch(() => undefined);
       const fallbackReasons = [...prepared.fallbackReasons];
       if (request.text !== null) {

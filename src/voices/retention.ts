@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { PeriodicTask } from '../periodic.js';
 import type { Repository } from '../store/repository.js';
 import type { VoiceService } from './enrollment.js';
 
@@ -11,23 +12,21 @@ const batchSize = 500;
 
 /** Deletes voices unused (no create, no synthesis) for longer than the policy allows. */
 export class RetentionJob {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
+  private readonly task: PeriodicTask<number>;
 
   constructor(
     private readonly repository: Repository,
     private readonly voices: VoiceService,
     private readonly clock: Clock,
     private readonly policy: RetentionPolicy,
-    private readonly onError: (error: unknown) => void,
-  ) {}
+    onError: (error: unknown) => void,
+  ) {
+    this.task = new PeriodicTask(() => this.pass(), policy.intervalMs, onError);
+  }
 
   /** One pass; returns how many voices it deleted. Concurrent calls share one pass. */
   runOnce(): Promise<number> {
-    this.running ??= this.pass().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.task.runOnce();
   }
 
   private async pass(): Promise<number> {
@@ -49,15 +48,10 @@ export class RetentionJob {
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.runOnce().catch(this.onError);
-    }, this.policy.intervalMs);
-    this.timer.unref();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 }
