@@ -70,6 +70,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (wire.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: wire.code, reason: wire.message }, 'request refused');
     const body: WireErrorBody = { code: wire.code, message: wire.message, request_id: request.id };
+    if (error instanceof RateLimited) reply.header('retry-after', String(error.retryAfterSeconds));
+    // OpenAI's SDKs read `error.message`; DashScope's read the top-level fields. /v1/ answers both.
+    if (request.url.startsWith('/v1/')) {
+      return reply.status(wire.status).send({ error: { message: wire.message, type: wire.status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: wire.code }, ...body });
+    }
     return reply.status(wire.status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

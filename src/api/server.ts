@@ -7,6 +7,8 @@ import type { SpeechService } from '../speech/speech-service.js';
 import type { VoiceService } from '../voices/enrollment.js';
 import { authPlugin } from './auth.js';
 import { customizationRoutes } from './customization.js';
+import { openAiRoutes } from './openai.js';
+import { realtimeRoutes } from './realtime.js';
 import { synthesisRoutes } from './synthesis.js';
 import { installErrorHandling } from './errors.js';
 
@@ -40,6 +42,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)) });
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(customizationRoutes, { voices: deps.voices });
+  await app.register(openAiRoutes, { speech: deps.speech, voices: deps.voices, limiter: deps.limiter });
+  await app.register(realtimeRoutes, { speech: deps.speech, limiter: deps.limiter });
   await app.register(synthesisRoutes, { speech: deps.speech, generatedAudio: deps.generatedAudio, limiter: deps.limiter, publicUrl: deps.publicUrl });
   return app;
 }

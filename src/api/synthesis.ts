@@ -9,6 +9,7 @@ import type { SpeechService } from '../speech/speech-service.js';
 import { accountOf, takeRateToken } from './auth.js';
 import { toWire, WireError } from './errors.js';
 import { languageTypes, languageOfType } from './languages.js';
+import { startedStream } from './streaming.js';
 import { isObject, parseFields, rule } from './validation.js';
 
 export const fileModel = 'qwen3-tts-vc-2026-01-22';
@@ -37,12 +38,12 @@ export interface SynthesisRouteOptions {
   publicUrl: string | null;
 }
 
-function baseUrl(request: FastifyRequest, publicUrl: string | null): string {
+export function baseUrl(request: FastifyRequest, publicUrl: string | null): string {
   return (publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
 }
 
 /** Aborts when the client goes away before the response is complete. */
-function disconnectSignal(reply: FastifyReply): AbortController {
+export function disconnectSignal(reply: FastifyReply): AbortController {
   const controller = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
@@ -51,7 +52,7 @@ function disconnectSignal(reply: FastifyReply): AbortController {
 }
 
 /** Writes `text` to the response, waiting while the client's socket is full. */
-async function writeWithBackpressure(reply: FastifyReply, text: string): Promise<void> {
+export async function writeWithBackpressure(reply: FastifyReply, text: string): Promise<void> {
   if (reply.raw.write(text)) return;
   await new Promise<void>((resolve) => {
     const done = () => {
@@ -96,7 +97,7 @@ export async function synthesisRoutes(app: FastifyInstance, options: SynthesisRo
       signal: abort.signal,
     });
     reply.header('x-timbre-engine', spoken.engine.id);
-    const pcm = encodeStream(spoken.audio, spoken.sampleRate, { format: 'pcm', sampleRate: dashscopeSampleRate }, abort.signal);
+    const pcm = await startedStream(encodeStream(spoken.audio, spoken.sampleRate, { format: 'pcm', sampleRate: dashscopeSampleRate }, abort.signal));
 
     if (!streaming) {
       const parts: Buffer[] = [];

@@ -75,6 +75,8 @@ export class MoonshineTranscriber implements Transcriber {
 
   async close(): Promise<void> {
     this.closing = true;
+    // Terminating while onnxruntime is inside a native call (loading or running) aborts the process.
+    await this.loaded.catch(() => undefined);
     await this.running?.catch(() => undefined);
     await this.worker.terminate();
   }
