@@ -1,11 +1,16 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { startTimbre, type RunningTimbre } from '../src/app.js';
+import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import type { Clock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { packageRoot } from '../src/paths.js';
+
+const execFileAsync = promisify(execFile);
 
 export const audioDir = join(packageRoot, 'test', '.audio');
 /** Shared by every test server, so the preview engine's tables are measured once per run. */
@@ -43,11 +48,15 @@ export interface TestServer {
 }
 
 /** The real server on a loopback port with a temp data dir. */
-export async function startTestServer(env: Record<string, string> = {}, clock?: Clock): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, clock?: Clock, logLines?: Record<string, unknown>[]): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'timbre-test-'));
   mkdirSync(testCacheDir, { recursive: true });
   const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, TIMBRE_CACHE_DIR: testCacheDir, PORT: '0', HOST: '127.0.0.1', ...env });
-  const running = await startTimbre(config, { clock, logger: pino({ level: 'silent' }) });
+  // Log lines can be collected, for tests that watch what the server did.
+  const logger = logLines
+    ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) })
+    : pino({ level: 'silent' });
+  const running = await startTimbre(config, { clock, logger });
   const key = running.defaultKey!;
   const enroll = async (body: unknown, useKey: string | null = key) => {
     const response = await fetch(running.url + enrollmentPath, {
@@ -79,3 +88,40 @@ export function createBody(overrides: Record<string, unknown> = {}, audio = data
 }
 
 export const voiceNamePattern = /^qwen-tts-vc-([A-Za-z0-9_]{1,16})-voice-(\d{17})-([0-9a-f]{4})$/;
+
+/** POSTs JSON with the server's key (or `key`) to `path`. */
+export async function postJson(server: TestServer, path: string, body: unknown, headers: Record<string, string> = {}, key: string | null = server.key): Promise<Response> {
+  return fetch(server.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** Creates a voice from a test recording for `targetModel`; returns its name. */
+export async function createVoice(server: TestServer, targetModel: string, file = 'low.wav', key: string = server.key): Promise<string> {
+  const created = await server.enroll(createBody({ target_model: targetModel, preferred_name: 'speaker' }, dataUrl(file)), key);
+  if (created.status !== 200) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
+  return created.body.output.voice as string;
+}
+
+export interface ProbedAudio {
+  codec: string;
+  sampleRate: number;
+  seconds: number;
+}
+
+/** Decodes encoded audio with ffmpeg: its codec, sample rate and duration. */
+export async function probeAudio(bytes: Uint8Array, extension: string): Promise<ProbedAudio> {
+  const file = join(mkdtempSync(join(tmpdir(), 'timbre-probe-')), `audio.${extension}`);
+  writeFileSync(file, bytes);
+  try {
+    const { stderr } = await execFileAsync(ffmpegPath, ['-hide_banner', '-i', file, '-f', 'f32le', '-ac', '1', '-ar', '8000', '-y', file + '.raw']);
+    const match = /Audio: (\w+)[^\n]*?, (\d+) Hz/.exec(stderr);
+    if (!match) throw new Error(`ffmpeg found no audio stream: ${stderr.slice(-400)}`);
+    const decodedBytes = readFileSync(file + '.raw').length;
+    return { codec: match[1]!, sampleRate: Number(match[2]), seconds: decodedBytes / 4 / 8000 };
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+}
