@@ -30,22 +30,34 @@ export interface AuthOptions {
   keys: KeyService;
   /** Paths served without a key (health checks, the web studio's files). */
   isPublic: (path: string) => boolean;
+  /** Paths whose routes call `authenticate` themselves. */
+  authenticatesItself: (path: string) => boolean;
 }
 
-/** `Authorization: Bearer <key>` on every API call; the account rides on the request. */
+/** Puts the account of the request's `Authorization: Bearer <key>` on it, or throws InvalidApiKey. */
+export async function authenticate(keys: KeyService, request: FastifyRequest): Promise<void> {
+  const header = request.headers.authorization;
+  const match = header ? /^\s*Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match?.[1]) {
+    throw new WireError('InvalidApiKey', 401, 'no API key: send the header Authorization: Bearer <your API key>');
+  }
+  const account = await keys.authenticate(match[1]);
+  if (!account) throw new WireError('InvalidApiKey', 401, 'Invalid API-key provided.');
+  request.account = account;
+  request.apiKeyHash = hashKey(match[1]);
+}
+
+/**
+ * `Authorization: Bearer <key>` on every API call; the account rides on the request.
+ * WebSocket routes authenticate in their own preValidation hook instead (`skipsHook`): an
+ * error thrown this early in an upgrade request leaves its socket open.
+ */
 export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) => {
   app.decorateRequest('account', null);
   app.decorateRequest('apiKeyHash', null);
   app.addHook('onRequest', async (request) => {
-    if (options.isPublic(request.url.split('?')[0] ?? '')) return;
-    const header = request.headers.authorization;
-    const match = header ? /^\s*Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match?.[1]) {
-      throw new WireError('InvalidApiKey', 401, 'no API key: send the header Authorization: Bearer <your API key>');
-    }
-    const account = await options.keys.authenticate(match[1]);
-    if (!account) throw new WireError('InvalidApiKey', 401, 'Invalid API-key provided.');
-    request.account = account;
-    request.apiKeyHash = hashKey(match[1]);
+    const path = request.url.split('?')[0] ?? '';
+    if (options.isPublic(path) || options.authenticatesItself(path)) return;
+    await authenticate(options.keys, request);
   });
 });

@@ -9,7 +9,8 @@ import { RateLimited } from '../errors.js';
 import type { SpeechService } from '../speech/speech-service.js';
 import { speechLimits } from '../speech/speech-service.js';
 import type { Account } from '../store/repository.js';
-import { accountOf } from './auth.js';
+import { accountOf, authenticate } from './auth.js';
+import type { KeyService } from '../accounts/keys.js';
 import { toWire, WireError } from './errors.js';
 import { languageOfType, languageTypes } from './languages.js';
 import { isObject } from './validation.js';
@@ -319,6 +320,7 @@ class RealtimeSession {
 }
 
 export interface RealtimeRouteOptions {
+  keys: KeyService;
   speech: SpeechService;
   limiter: RateLimiter;
 }
@@ -332,6 +334,7 @@ export async function realtimeRoutes(app: FastifyInstance, options: RealtimeRout
       websocket: true,
       // Refused before the upgrade, as a plain DashScope error response.
       preValidation: async (request) => {
+        await authenticate(options.keys, request);
         const model = request.query.model;
         if (!model) throw new WireError('BadRequest.EmptyModel', 400, `model is required in the query: ?model=${realtimeModels[0]}`);
         if (!(realtimeModels as readonly string[]).includes(model)) {

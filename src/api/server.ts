@@ -39,11 +39,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   installErrorHandling(app);
   // The spec's requests are JSON only; anything else is answered with a clear error.
   app.removeContentTypeParser('text/plain');
-  await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)) });
+  await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)),
+    authenticatesItself: (path) => path.startsWith('/api-ws/'),
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(customizationRoutes, { voices: deps.voices });
   await app.register(openAiRoutes, { speech: deps.speech, voices: deps.voices, limiter: deps.limiter });
-  await app.register(realtimeRoutes, { speech: deps.speech, limiter: deps.limiter });
+  await app.register(realtimeRoutes, { speech: deps.speech, limiter: deps.limiter, keys: deps.keys });
   await app.register(synthesisRoutes, { speech: deps.speech, generatedAudio: deps.generatedAudio, limiter: deps.limiter, publicUrl: deps.publicUrl });
   return app;
 }
