@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { ffmpegPath } from './ffmpeg.js';
+import { resamplers } from './resampler.js';
 import type { Audio } from './types.js';
 
 /** What the synthesis APIs can send: raw 16-bit PCM, containers, and raw float for internal use. */
@@ -57,10 +58,40 @@ function sanitised(chunk: Float32Array): Float32Array {
   return out;
 }
 
+/** 16-bit little-endian bytes of float samples (clamped; NaN as silence). */
+function toPcm16(samples: Float32Array): Buffer {
+  const bytes = Buffer.alloc(samples.length * 2);
+  for (let i = 0; i < samples.length; i += 1) {
+    const sample = samples[i]!;
+    const clamped = sample > 1 ? 1 : sample < -1 ? -1 : sample === sample ? sample : 0;
+    bytes.writeInt16LE(Math.round(clamped * 32767), i * 2);
+  }
+  return bytes;
+}
+
+/** Raw PCM needs no codec: resampled in-process, so the first bytes leave at once. */
+async function* rawStream(input: AsyncIterable<Float32Array>, inputRate: number, target: EncodeTarget, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const resampler = inputRate === target.sampleRate ? null : await resamplers.acquire(inputRate, target.sampleRate);
+  try {
+    for await (const chunk of input) {
+      if (signal?.aborted) return;
+      const converted = resampler ? resampler.process(chunk) : chunk;
+      if (converted.length === 0) continue;
+      if (target.format === 'pcm') yield toPcm16(converted);
+      else {
+        const clean = sanitised(converted);
+        yield Buffer.from(clean.buffer, clean.byteOffset, clean.byteLength);
+      }
+    }
+  } finally {
+    resampler?.release();
+  }
+}
+
 /**
- * Streams mono float PCM through one ffmpeg process into `target`, yielding encoded bytes as
- * ffmpeg writes them. Input is written with backpressure, and a consumer that stops early
- * (or `signal`) kills the process. No temporary files.
+ * Streams mono float PCM into `target`: raw PCM in-process; every codec through one ffmpeg
+ * process, yielding bytes as ffmpeg writes them, with input written under backpressure and
+ * the process killed when the consumer stops early (or `signal`). No temporary files.
  */
 export async function* encodeStream(
   input: AsyncIterable<Float32Array>,
@@ -68,7 +99,11 @@ export async function* encodeStream(
   target: EncodeTarget,
   signal?: AbortSignal,
 ): AsyncGenerator<Buffer> {
-  const args = ['-nostdin', '-hide_banner', '-v', 'error', '-f', 'f32le', '-ar', String(inputRate), '-ac', '1', '-i', 'pipe:0', '-ac', '1', ...outputArgs(target), '-flush_packets', '1', 'pipe:1'];
+  if (target.format === 'pcm' || target.format === 'f32le') {
+    yield* rawStream(input, inputRate, target, signal);
+    return;
+  }
+  const args = ['-nostdin', '-hide_banner', '-v', 'error', '-probesize', '32', '-analyzeduration', '0', '-f', 'f32le', '-ar', String(inputRate), '-ac', '1', '-i', 'pipe:0', '-ac', '1', ...outputArgs(target), '-flush_packets', '1', 'pipe:1'];
   const child = spawn(ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const output: Buffer[] = [];
   let ended = false;
@@ -162,7 +197,7 @@ export async function encodeAudio(audio: Audio, target: EncodeTarget): Promise<B
   return Buffer.concat(parts);
 }
 
-/** `audio` at another sample rate, through ffmpeg's resampler. */
+/** `audio` at another sample rate. */
 export async function resample(audio: Audio, sampleRate: number): Promise<Float32Array> {
   if (audio.sampleRate === sampleRate) return audio.samples;
   const bytes = await encodeAudio(audio, { format: 'f32le', sampleRate });

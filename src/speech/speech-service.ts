@@ -94,13 +94,16 @@ export class SpeechService {
     const prompt = await this.promptFor(voice, engine);
     const now = this.clock.now();
     const characters = [...request.text].length;
-    await Promise.all([
-      this.repository.touchVoice(voice.name, now),
-      this.repository.recordUsage({ accountId: request.account.id, kind: 'speech.characters', count: characters, voice: voice.name, at: now }),
-    ]);
+    // Written once the first audio is out (SQLite's fsync runs on this thread and must not
+    // delay it); the stream does not end before both are durable.
+    const record = () =>
+      Promise.all([
+        this.repository.touchVoice(voice.name, now),
+        this.repository.recordUsage({ accountId: request.account.id, kind: 'speech.characters', count: characters, voice: voice.name, at: now }),
+      ]);
     const options = { language, speechRate: request.speechRate, pitchRate: request.pitchRate, volume: request.volume, signal: request.signal };
     const audio = this.logged(
-      crossfaded(sentences.map((sentence) => () => engine.synthesize(sentence, prompt, options)), Math.round(speechLimits.crossfadeSeconds * engine.sampleRate)),
+      recordingAfterFirstChunk(crossfaded(sentences.map((sentence) => () => engine.synthesize(sentence, prompt, options)), Math.round(speechLimits.crossfadeSeconds * engine.sampleRate)), record),
       { engine: engine.id, voice: voice.name, characters, sentences: sentences.length, sampleRate: engine.sampleRate },
     );
     return { voice, engine, sampleRate: engine.sampleRate, characters, sentences, audio };
@@ -130,6 +133,25 @@ export class SpeechService {
         'synthesis',
       );
     }
+  }
+}
+
+/** `audio`, starting `record` after its first chunk; ends only once `record` has succeeded. */
+async function* recordingAfterFirstChunk(audio: AsyncIterable<Float32Array>, record: () => Promise<unknown>): AsyncGenerator<Float32Array> {
+  let recorded: Promise<unknown> | null = null;
+  try {
+    for await (const chunk of audio) {
+      yield chunk;
+      if (!recorded) {
+        // On a later turn of the event loop: the socket writes of this chunk go out first.
+        recorded = new Promise((resolve) => setImmediate(resolve)).then(record);
+        recorded.catch(() => undefined);
+      }
+    }
+  } finally {
+    // A stream stopped early (abort, client gone) still counts as a use.
+    recorded ??= record();
+    await recorded;
   }
 }
 

@@ -1,0 +1,49 @@
+// Sample-rate conversion inside the process, for raw PCM output. ffmpeg would do it as
+// well, but spawning it from a process of several hundred MB blocks the event loop for
+// 8-10 ms (fork copies the page tables) before the first byte; libsamplerate (compiled to
+// WebAssembly, MIT) needs no process and keeps its filter state across chunks.
+import libsamplerate from '@alexanderolsen/libsamplerate-js';
+
+type Converter = Awaited<ReturnType<typeof libsamplerate.create>>;
+
+export interface Resampler {
+  /** Resamples the next chunk of one continuous stream. */
+  process(chunk: Float32Array): Float32Array;
+  /** Returns the converter for reuse (its filter history is flushed first). */
+  release(): void;
+}
+
+/** Enough silence to push any earlier audio out of the sinc filter's history. */
+const flushSamples = new Float32Array(2048);
+const idlePerRatePair = 16;
+
+/** Converters by rate pair, reused: creating one instantiates a WebAssembly module (3-15 ms). */
+export class ResamplerPool {
+  private readonly idle = new Map<string, Converter[]>();
+
+  async acquire(inputRate: number, outputRate: number): Promise<Resampler> {
+    const pairKey = `${inputRate}>${outputRate}`;
+    const converter =
+      this.idle.get(pairKey)?.pop() ??
+      (await libsamplerate.create(1, inputRate, outputRate, { converterType: libsamplerate.ConverterType.SRC_SINC_FASTEST }));
+    let released = false;
+    return {
+      // `full` keeps state between calls; its result is a view into WebAssembly memory, so copy it.
+      process: (chunk) => converter.full(chunk).slice(),
+      release: () => {
+        if (released) return;
+        released = true;
+        converter.full(flushSamples);
+        const idle = this.idle.get(pairKey) ?? [];
+        if (idle.length < idlePerRatePair) {
+          idle.push(converter);
+          this.idle.set(pairKey, idle);
+        } else {
+          converter.destroy();
+        }
+      },
+    };
+  }
+}
+
+export const resamplers = new ResamplerPool();
