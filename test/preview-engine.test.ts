@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { analyseVoice, semitonesBetween } from '../src/audio/analysis.js';
+import { analyseVoice, envelopeShift, semitonesBetween } from '../src/audio/analysis.js';
+import type { EspeakPool } from '../src/engines/preview/espeak-pool.js';
 import { collectAudio, type Audio } from '../src/audio/types.js';
 import { decodeWav } from '../src/audio/wav.js';
 import type { SynthesisOptions, VoicePrompt } from '../src/engines/engine.js';
-import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
+import { PreviewEngine, type PreviewVoicePrompt } from '../src/engines/preview/preview-engine.js';
 import { EngineBusy } from '../src/errors.js';
 import { resample } from '../src/audio/encode.js';
 import { normaliseForComparison, wordErrorRate } from '../src/voices/text-check.js';
-import { createBody, dataUrl, startTestServer, testCacheDir, type TestServer } from './helpers.js';
+import { audioDir, createBody, dataUrl, startTestServer, testCacheDir, type TestServer } from './helpers.js';
 
 // Not the calibration texts, not the references' passage.
 const sentence =
@@ -95,6 +96,25 @@ describe('preview engine: speaks in the enrolled voice', () => {
     const mean = rates.reduce((sum, rate) => sum + rate, 0) / rates.length;
     t.diagnostic(`mean WER ${(mean * 100).toFixed(1)} %`);
     assert.ok(mean < 0.3, `mean WER ${(mean * 100).toFixed(1)} %`);
+  });
+
+  it('follows vocal-tract length: formant scale found within 0.05, output envelope where the reference\'s is', async () => {
+    const pool = (engine() as unknown as { pool: EspeakPool }).pool;
+    const passage = readFileSync(join(audioDir, 'passage.txt'), 'utf8');
+    for (const trueScale of [0.88, 1.12]) {
+      // A reference whose vocal tract is shorter or longer than espeak's own m3 voice.
+      const reference = await collectAudio(
+        pool.synthesize(passage, { voice: 'en-us+m3', wordsPerMinute: 175, pitch: 40, range: 40, eqGainsDb: [], gain: 1, formantScale: trueScale }),
+        engine().sampleRate,
+      );
+      const prompt = (await engine().prepareVoice(reference)) as PreviewVoicePrompt;
+      const settings = await engine().settingsFor(prompt, 'en', {});
+      assert.match(settings.voice, /\+m3$/);
+      assert.ok(Math.abs(settings.formantScale - trueScale) <= 0.05, `true ${trueScale}, estimated ${settings.formantScale}`);
+      const spoken = analyseVoice(await speak(engine(), sentence, prompt));
+      const shift = envelopeShift(spoken.envelope!, prompt.stats.envelope!);
+      assert.ok(Math.abs(shift) <= 1, `output envelope ${shift} bins (1/12 octave) from the reference's`);
+    }
   });
 
   it('gives measurably different speech for two different references', async () => {

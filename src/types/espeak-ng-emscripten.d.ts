@@ -11,8 +11,15 @@ declare module '@echogarden/espeak-ng-emscripten' {
     synthesize(text: string, callback: (samples: Int16Array | null, events: unknown[]) => number | void): void;
     list_voices(): { identifier: string; languages: { name: string }[] }[];
   }
+  /** Emscripten's in-memory file system, holding espeak-ng's data folder. */
+  export interface EmscriptenFs {
+    readFile(path: string, options: { encoding: 'utf8' }): string;
+    writeFile(path: string, data: string): void;
+    analyzePath(path: string): { exists: boolean };
+  }
   export interface EspeakModule {
     eSpeakNGWorker: new () => EspeakWorker;
+    FS: EmscriptenFs;
   }
   const createModule: () => Promise<EspeakModule>;
   export default createModule;

@@ -12,6 +12,8 @@ export interface EspeakSettings {
   eqGainsDb: number[];
   /** Linear gain applied last. */
   gain: number;
+  /** Multiplies every formant frequency of the variant: vocal-tract length (1 = unchanged). */
+  formantScale: number;
 }
 
 export type ToWorker =

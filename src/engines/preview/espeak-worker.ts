@@ -11,7 +11,28 @@ const port = parentPort;
 /** The engine sets this to 1 to cancel the running job (the thread is busy, so no message would arrive). */
 const cancelFlag = new Int32Array(workerData.cancelBuffer as SharedArrayBuffer);
 
-const espeak = new (await createModule()).eSpeakNGWorker();
+const espeakModule = await createModule();
+const espeak = new espeakModule.eSpeakNGWorker();
+const variantDir = '/usr/share/espeak-ng-data/voices/!v/';
+
+/**
+ * The voice with its variant's formants scaled: a variant file written once into espeak's
+ * (in-memory) data folder, copying the variant with every formant frequency multiplied.
+ */
+function withFormantScale(voice: string, scale: number): string {
+  const percent = Math.round(scale * 100);
+  const [language, variant] = voice.split('+') as [string, string | undefined];
+  if (percent === 100 || !variant) return voice;
+  const scaledName = `timbre_${variant}_${percent}`;
+  if (!espeakModule.FS.analyzePath(variantDir + scaledName).exists) {
+    const original = espeakModule.FS.readFile(variantDir + variant, { encoding: 'utf8' }) as string;
+    const scaled = original
+      .replace(/^name .*$/m, `name ${scaledName}`)
+      .replace(/^formant\s+(\d+)\s+(\d+)/gm, (_, index: string, frequency: string) => `formant ${index} ${Math.round((Number(frequency) * percent) / 100)}`);
+    espeakModule.FS.writeFile(variantDir + scaledName, scaled);
+  }
+  return `${language}+${scaledName}`;
+}
 const sampleRate = espeak.get_samplerate();
 
 /** Peaking filters toward the voice's spectrum, one per octave band that needs one. */
@@ -43,7 +64,7 @@ port.on('message', (message: ToWorker) => {
   }
   const { job, text, settings } = message;
   try {
-    espeak.set_voice(settings.voice);
+    espeak.set_voice(withFormantScale(settings.voice, settings.formantScale));
     espeak.set_rate(settings.wordsPerMinute);
     espeak.set_pitch(settings.pitch);
     espeak.set_range(settings.range);

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { analyseVoice, spectrumBands, type VoiceStats } from '../../audio/analysis.js';
+import { analyseVoice, envelopeShift, spectrumBands, type VoiceStats } from '../../audio/analysis.js';
 import { collectAudio, type Audio } from '../../audio/types.js';
 import type { Engine, LanguageCode, SynthesisOptions, VoicePrompt } from '../engine.js';
 import type { EspeakSettings } from './espeak-protocol.js';
@@ -27,7 +27,11 @@ const calibrationText =
 const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
 const rangeGrid = [0, 33, 66, 99];
 const rateGrid = [80, 110, 140, 175, 200, 230, 260, 300, 350, 450];
-const calibrationVersion = 3;
+const formantScaleGrid = [0.8, 0.9, 1, 1.1, 1.2];
+/** Vocal tracts differ by about +-12 % between adults; beyond that espeak's vowels blur. */
+const formantScaleLimits = { min: 0.88, max: 1.12 } as const;
+const envelopeRange = 33;
+const calibrationVersion = 5;
 /** espeak-ng's own defaults: the bare synthesizer, and the base every calibration varies. */
 /** Band levels at or below this are bands the analysis could not measure. */
 const unmeasuredBandDb = -100;
@@ -35,7 +39,7 @@ const unmeasuredBandDb = -100;
 const maxEqDb = 9;
 /** espeak ranges above this make its vowels harder to understand (measured with Moonshine). */
 const maxRange = 40;
-const espeakDefaults: EspeakSettings = { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1 };
+const espeakDefaults: EspeakSettings = { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1, formantScale: 1 };
 
 interface Calibration {
   /** Measured median F0 at each pitch of `pitchGrid`, one row per range of `rangeGrid`. */
@@ -43,6 +47,10 @@ interface Calibration {
   /** Measured F0 spread (semitones) at each range of `rangeGrid`, at pitch 50. */
   semitonesByRange: number[];
   syllableRateByWpm: number[];
+  /** The unscaled variant's spectral envelope at each pitch of `pitchGrid` (range `envelopeRange`): F0 moves it a little. */
+  envelopeByPitch: number[][];
+  /** Measured envelope shift (bins, against `bare`) at each formant scale of `formantScaleGrid`. */
+  envelopeShiftByFormantScale: number[];
   /** The bare variant's stats at espeak's defaults. */
   bare: VoiceStats;
 }
@@ -97,6 +105,21 @@ function reachable(calibration: Calibration, range: number, targetF0: number): b
   return targetF0 >= lowest && targetF0 <= highest;
 }
 
+/**
+ * The formant scale that puts the variant's envelope (at the pitch it will speak at) where
+ * the voice's is: the envelope shift between them, mapped through the measured shift of each
+ * formant scale.
+ */
+function formantScaleFor(calibration: Calibration, envelope: number[], pitch: number): number {
+  const upper = Math.max(1, pitchGrid.findIndex((setting) => setting >= pitch));
+  const share = Math.max(0, Math.min(1, (pitch - pitchGrid[upper - 1]!) / (pitchGrid[upper]! - pitchGrid[upper - 1]!)));
+  const below = calibration.envelopeByPitch[upper - 1]!;
+  const above = calibration.envelopeByPitch[upper]!;
+  const base = below.map((value, bin) => value + share * (above[bin]! - value));
+  const scale = invert(formantScaleGrid, calibration.envelopeShiftByFormantScale, envelopeShift(envelope, base));
+  return Math.round(Math.max(formantScaleLimits.min, Math.min(formantScaleLimits.max, scale)) * 100) / 100;
+}
+
 function detectLanguage(text: string): LanguageCode | null {
   if (/[\u3040-\u30ff]/.test(text)) return 'ja';
   if (/[\uac00-\ud7af]/.test(text)) return 'ko';
@@ -109,8 +132,10 @@ function detectLanguage(text: string): LanguageCode | null {
  * The embedded default: espeak-ng (WebAssembly, in worker threads) steered toward the
  * enrolled voice. Pitch, pitch range and speaking rate are set through espeak's own
  * parameters, mapped through tables measured at start with the same analysis that is run on
- * references; the voice variant follows F0; an octave-band EQ moves espeak's long-term
- * spectrum toward the reference's; loudness follows the reference.
+ * references; the voice variant follows F0; the variant's formants are scaled (a variant file
+ * written at run time) until the spectral envelope sits where the reference's does, which
+ * is how vocal-tract length shows; an octave-band EQ moves espeak's long-term spectrum
+ * toward the reference's; loudness follows the reference.
  */
 export class PreviewEngine implements Engine {
   readonly id = 'preview';
@@ -160,6 +185,7 @@ export class PreviewEngine implements Engine {
     const measure = async (text: string, settings: Partial<EspeakSettings>) => analyseVoice(await this.collect(text, { ...base, ...settings }));
     // One job at a time, so calibration never fills the queue that requests share.
     const f0ByRangeAndPitch: number[][] = [];
+    const envelopeByPitch: number[][] = [];
     const semitonesByRange: number[] = [];
     for (const range of rangeGrid) {
       const row: number[] = [];
@@ -167,6 +193,7 @@ export class PreviewEngine implements Engine {
         const stats = await measure(calibrationText, { pitch, range });
         row.push(stats.medianF0);
         if (pitch === 50) semitonesByRange.push(stats.f0RangeSemitones);
+        if (range === envelopeRange) envelopeByPitch.push(stats.envelope!);
       }
       f0ByRangeAndPitch.push(row);
     }
@@ -177,7 +204,12 @@ export class PreviewEngine implements Engine {
       syllableRateByWpm.push(stats.syllableRate);
       if (wordsPerMinute === base.wordsPerMinute) bare = stats;
     }
-    const calibration: Calibration = { f0ByRangeAndPitch, semitonesByRange, syllableRateByWpm, bare: bare! };
+    const envelopeShiftByFormantScale: number[] = [];
+    for (const formantScale of formantScaleGrid) {
+      const stats = formantScale === 1 ? bare! : await measure(calibrationText, { formantScale });
+      envelopeShiftByFormantScale.push(envelopeShift(stats.envelope!, bare!.envelope!));
+    }
+    const calibration: Calibration = { f0ByRangeAndPitch, semitonesByRange, syllableRateByWpm, envelopeByPitch, envelopeShiftByFormantScale, bare: bare! };
     if (cacheFile) await writeFile(cacheFile, JSON.stringify({ version: calibrationVersion, calibration })).catch(() => undefined);
     return calibration;
   }
@@ -204,13 +236,16 @@ export class PreviewEngine implements Engine {
     // since the median matters more to the ear than the spread.
     let range = Math.min(maxRange, invert(rangeGrid, calibration.semitonesByRange, stats.f0RangeSemitones));
     while (range > 0 && !reachable(calibration, range, targetF0)) range = Math.max(0, range - 5);
+    const pitch = Math.round(pitchFor(calibration, range, targetF0));
     return {
       voice: `${espeakLanguages[language] ?? 'en-us'}+${variant}`,
-      pitch: Math.round(pitchFor(calibration, range, targetF0)),
+      pitch,
       wordsPerMinute: Math.round(invert(rateGrid, calibration.syllableRateByWpm, stats.syllableRate * (options.speechRate ?? 1))),
       range: Math.round(range),
       eqGainsDb: eqGainsDb.map((gain) => Math.max(-maxEqDb, Math.min(maxEqDb, gain))),
       gain: 10 ** ((stats.rmsDb - calibration.bare.rmsDb) / 20) * (volume / 50),
+      // Vocal-tract length: the formant scale whose measured envelope shift matches the voice's.
+      formantScale: stats.envelope ? formantScaleFor(calibration, stats.envelope, pitch) : 1,
     };
   }
 
