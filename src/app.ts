@@ -17,6 +17,8 @@ import { EngineRouter } from './engines/router.js';
 import { RateLimiter } from './accounts/rate-limit.js';
 import { GeneratedAudioStore } from './speech/generated-audio.js';
 import { SpeechService } from './speech/speech-service.js';
+import { Metrics } from './metrics.js';
+import { packageVersion } from './paths.js';
 import { targetModels } from './voices/rules.js';
 import { FileBlobStore } from './store/blobs.js';
 import { KyselyRepository } from './store/kysely-repository.js';
@@ -105,7 +107,8 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   const engines = routeEngines(config, [engine]);
   logger.info({ engines: engines.assignments(targetModels) }, 'engines serving each target model');
   const voices = new VoiceService(repository, blobs, intake, engines, clock, config.voiceQuota, transcriber);
-  const speech = new SpeechService(repository, blobs, engines, clock, logger);
+  const metrics = new Metrics(engines);
+  const speech = new SpeechService(repository, blobs, engines, clock, logger, (record) => metrics.synthesis(record));
   const generatedAudio = await GeneratedAudioStore.open(repository, blobs, clock, {
     lifetimeMs: config.audioLinkHours * 60 * 60 * 1000,
     sweepIntervalMs: Math.min(config.retentionIntervalSeconds * 1000, 10 * 60 * 1000),
@@ -128,7 +131,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   if (expired > 0) logger.info({ expired }, 'deleted voices unused beyond the retention period');
   retention.start();
 
-  const api = await buildApi({ logger, keys, voices, speech, generatedAudio, limiter, publicUrl: config.publicUrl || null });
+  const api = await buildApi({ logger, keys, voices, speech, generatedAudio, limiter, publicUrl: config.publicUrl || null, metrics, version: packageVersion });
   await api.listen({ port: config.port, host: config.host });
   const address = api.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

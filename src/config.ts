@@ -97,7 +97,7 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   flags: Partial<Record<SettingName, string>> = {},
 ): Config {
-  const knownEnv = new Set<string>(Object.values(settings).map((setting) => setting.env));
+  const knownEnv = new Set<string>([...Object.values(settings).map((setting) => setting.env), ...Object.values(clientSettings).map((setting) => setting.env)]);
   for (const name of Object.keys(env)) {
     if (name.startsWith('TIMBRE_') && !knownEnv.has(name)) {
       throw new ConfigError(`unknown setting ${name} (known: ${[...knownEnv].filter((n) => n.startsWith('TIMBRE_')).join(', ')})`);
@@ -120,4 +120,22 @@ export function loadConfig(
   config.cacheDir = config.cacheDir === '' ? config.dataDir : resolve(config.cacheDir);
   config.modelsDir = config.modelsDir === '' ? resolve(packageRoot, 'models') : resolve(config.modelsDir);
   return config;
+}
+
+/** Settings of the CLI's client commands (voices, say): which server, which key. */
+export const clientSettings = {
+  url: { env: 'TIMBRE_URL', flag: 'url', help: 'server to talk to', fallback: 'http://127.0.0.1:8080' },
+  apiKey: { env: 'TIMBRE_API_KEY', flag: 'api-key', help: 'API key (default: the newcomer key in the data dir, if present)', fallback: '' },
+} as const;
+
+export interface ClientConfig {
+  url: string;
+  apiKey: string | null;
+}
+
+export function loadClientConfig(env: NodeJS.ProcessEnv, flags: { url?: string; apiKey?: string }, readDefaultKey: () => string | null): ClientConfig {
+  const url = flags.url ?? env[clientSettings.url.env] ?? clientSettings.url.fallback;
+  if (!z.url({ protocol: /^https?$/ }).safeParse(url).success) throw new ConfigError(`invalid setting url=${JSON.stringify(url)}: must be an http(s) URL`);
+  const apiKey = flags.apiKey ?? env[clientSettings.apiKey.env] ?? readDefaultKey();
+  return { url, apiKey: apiKey || null };
 }

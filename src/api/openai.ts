@@ -15,7 +15,7 @@ const openAiFormats = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
 /** OpenAI's speech endpoint answers at 24 kHz in every format. */
 const openAiSampleRate = 24000;
 
-const speechBody = z.object({
+export const speechBody = z.object({
   model: z.string(rule('must be a string: the voice\'s target_model')).min(1, 'is required'),
   input: z.string(rule('must be a string')),
   voice: z.string(rule('must be a string: a cloned voice name')).min(1, 'is empty'),

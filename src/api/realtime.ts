@@ -20,7 +20,7 @@ const sampleRates = [8000, 16000, 22050, 24000, 44100, 48000] as const;
 const formats = ['pcm', 'wav', 'mp3', 'opus'] as const;
 
 /** What `session.update` may change; every field optional, each checked on its own. */
-const sessionFields = z
+export const sessionFields = z
   .object({
     voice: z.string().min(1, 'must be a cloned voice name'),
     mode: z.enum(['server_commit', 'commit']),

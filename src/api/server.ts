@@ -4,7 +4,9 @@ import type { KeyService } from '../accounts/keys.js';
 import type { RateLimiter } from '../accounts/rate-limit.js';
 import type { GeneratedAudioStore } from '../speech/generated-audio.js';
 import type { SpeechService } from '../speech/speech-service.js';
+import type { Metrics } from '../metrics.js';
 import type { VoiceService } from '../voices/enrollment.js';
+import { openApiDocument } from './openapi.js';
 import { authPlugin } from './auth.js';
 import { customizationRoutes } from './customization.js';
 import { openAiRoutes } from './openai.js';
@@ -20,12 +22,14 @@ export interface ApiDependencies {
   generatedAudio: GeneratedAudioStore;
   limiter: RateLimiter;
   publicUrl: string | null;
+  metrics: Metrics;
+  version: string;
 }
 
 // A data URL under 10 MB plus the JSON around it.
 const bodyLimitBytes = 10 * 1024 * 1024 + 64 * 1024;
 
-const publicPaths = new Set(['/healthz']);
+const publicPaths = new Set(['/healthz', '/metrics', '/openapi.json']);
 /** Generated-audio links carry their own signature, so players can fetch them without a key. */
 const publicPrefixes = ['/api/v1/audio/'];
 
@@ -42,7 +46,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)),
     authenticatesItself: (path) => path.startsWith('/api-ws/'),
   });
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+  const openApi = openApiDocument(deps.version);
+  app.get('/openapi.json', async () => openApi);
   await app.register(customizationRoutes, { voices: deps.voices });
   await app.register(openAiRoutes, { speech: deps.speech, voices: deps.voices, limiter: deps.limiter });
   await app.register(realtimeRoutes, { speech: deps.speech, limiter: deps.limiter, keys: deps.keys });

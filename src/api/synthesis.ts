@@ -18,7 +18,7 @@ export const dashscopeSampleRate = 24000;
 /** Streamed audio beyond this is not also kept as a file (the final event then has no url). */
 const maxKeptStreamBytes = 64 * 1024 * 1024;
 
-const generationBody = z.object({
+export const generationBody = z.object({
   model: z.string(rule('must be a string')).min(1, 'is required'),
   input: z.object(
     {

@@ -4,9 +4,9 @@ import { KeyService } from '../accounts/keys.js';
 import { defaultKeyFile, openStore, startTimbre } from '../app.js';
 import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig, settings, type SettingName } from '../config.js';
+import { addClientCommands } from './client-commands.js';
+import { exitCodes, printTable } from './output.js';
 
-/** Exit codes scripts can rely on. */
-const exitCodes = { ok: 0, failure: 1, usage: 2, config: 3, notFound: 4 } as const;
 
 type FlagValues = Partial<Record<SettingName, string>>;
 
@@ -102,5 +102,7 @@ withSettingFlags(keysCommand.command('revoke').description('revoke a key by id o
     process.stdout.write(`revoked ${key}\n`);
   },
 );
+
+addClientCommands(program);
 
 await program.parseAsync(process.argv);

@@ -26,6 +26,8 @@ export interface Engine {
   prepareVoice(reference: Audio, transcript: string | null, language: LanguageCode | null): Promise<VoicePrompt>;
   /** Mono PCM chunks at `sampleRate`, the first as early as possible; stops when `signal` aborts. */
   synthesize(text: string, voice: VoicePrompt, options?: SynthesisOptions): AsyncIterable<Float32Array>;
+  /** Jobs running and waiting in the engine's queue. */
+  queueDepth(): { running: number; waiting: number };
   /** Resolves once the engine is warmed up (models loaded, tables measured); synthesis waits for it anyway. */
   ready(): Promise<void>;
   close(): Promise<void>;

@@ -10,6 +10,11 @@ export class JobQueue {
     readonly maxWaiting: number,
   ) {}
 
+  /** Jobs running and waiting now (for metrics). */
+  depth(): { running: number; waiting: number } {
+    return { running: this.running, waiting: this.waiting.length };
+  }
+
   /** Resolves with a release function once a slot is free; throws EngineBusy when full. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.running < this.concurrency) {

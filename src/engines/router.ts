@@ -22,6 +22,10 @@ export class EngineRouter {
     return Object.fromEntries(models.map((model) => [model, this.forModel(model).id]));
   }
 
+  all(): Engine[] {
+    return [...this.engines.values()];
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.engines.values()].map((engine) => engine.close()));
   }

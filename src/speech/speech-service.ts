@@ -34,6 +34,19 @@ export interface Speech {
   audio: AsyncIterable<Float32Array>;
 }
 
+/** What one synthesis did, for logs and metrics. */
+export interface SynthesisRecord {
+  engine: string;
+  voice: string;
+  characters: number;
+  sentences: number;
+  sampleRate: number;
+  outcome: 'done' | 'aborted' | 'failed';
+  firstChunkMs: number | null;
+  audioSeconds: number;
+  rtf: number | null;
+}
+
 export const speechLimits = {
   maxTextCharacters: 20_000,
   /** Joins between sentences are crossfaded over this long, so no click marks them. */
@@ -61,6 +74,7 @@ export class SpeechService {
     private readonly engines: EngineRouter,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly observe: (record: SynthesisRecord) => void = () => undefined,
   ) {}
 
   /** The caller's voice, checked against the model the client named. */
@@ -109,12 +123,12 @@ export class SpeechService {
     return { voice, engine, sampleRate: engine.sampleRate, characters, sentences, audio };
   }
 
-  /** One log line per synthesis: the engine that spoke, time to first chunk, real-time factor. */
+  /** One log line (and one metrics record) per synthesis: the engine that spoke, time to first chunk, real-time factor. */
   private async *logged(audio: AsyncIterable<Float32Array>, fields: { engine: string; voice: string; characters: number; sentences: number; sampleRate: number }): AsyncGenerator<Float32Array> {
     const started = performance.now();
     let firstChunkMs: number | null = null;
     let samples = 0;
-    let outcome = 'aborted';
+    let outcome: SynthesisRecord['outcome'] = 'aborted';
     try {
       for await (const chunk of audio) {
         firstChunkMs ??= performance.now() - started;
@@ -128,10 +142,15 @@ export class SpeechService {
     } finally {
       const audioSeconds = samples / fields.sampleRate;
       const elapsedSeconds = (performance.now() - started) / 1000;
-      this.logger.info(
-        { ...fields, outcome, firstChunkMs: firstChunkMs === null ? null : Math.round(firstChunkMs * 10) / 10, audioSeconds, rtf: audioSeconds > 0 ? elapsedSeconds / audioSeconds : null },
-        'synthesis',
-      );
+      const record: SynthesisRecord = {
+        ...fields,
+        outcome,
+        firstChunkMs: firstChunkMs === null ? null : Math.round(firstChunkMs * 10) / 10,
+        audioSeconds,
+        rtf: audioSeconds > 0 ? elapsedSeconds / audioSeconds : null,
+      };
+      this.logger.info(record, 'synthesis');
+      this.observe(record);
     }
   }
 }

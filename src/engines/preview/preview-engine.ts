@@ -261,6 +261,10 @@ export class PreviewEngine implements Engine {
     return this.pool.synthesize(text, espeakDefaults, signal);
   }
 
+  queueDepth(): { running: number; waiting: number } {
+    return this.pool.queue.depth();
+  }
+
   async ready(): Promise<void> {
     await Promise.all(variants.map((variant) => this.calibration(variant.name)));
   }
