@@ -44,7 +44,13 @@ describe('no acknowledged write is lost: kill -9 during a burst of creates and d
         }
       };
       const workers = [0, 1, 2].map(worker);
-      await new Promise((resolve) => setTimeout(resolve, 1500 + round * 300));
+      // Kill once this round has acknowledged a few creates (how long that takes depends on the
+      // machine), at a different moment in each round.
+      const before = acknowledgedCreates.size;
+      for (let waited = 0; acknowledgedCreates.size < before + 2 && waited < 30_000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150 + round * 170));
       await stopProcess(server.child, 'SIGKILL');
       stop = true;
       await Promise.all(workers);

@@ -32,6 +32,8 @@ export interface AuthOptions {
   isPublic: (path: string) => boolean;
   /** Paths whose routes call `authenticate` themselves. */
   authenticatesItself: (path: string) => boolean;
+  /** The web studio's files: public. */
+  isStudioFile: (path: string) => boolean;
 }
 
 /** Puts the account of the request's `Authorization: Bearer <key>` on it, or throws InvalidApiKey. */
@@ -57,7 +59,7 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) 
   app.decorateRequest('apiKeyHash', null);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
-    if (options.isPublic(path) || options.authenticatesItself(path)) return;
+    if (options.isPublic(path) || options.isStudioFile(path) || options.authenticatesItself(path)) return;
     await authenticate(options.keys, request);
   });
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { InvalidField } from '../errors.js';
 import type { VoiceService } from '../voices/enrollment.js';
 import { gmtTimestamp } from '../voices/naming.js';
-import { enrollmentModel, languages, pageLimits, preferredNamePattern, targetModels } from '../voices/rules.js';
+import { consentMethods, enrollmentModel, languages, pageLimits, preferredNamePattern, targetModels, type ConsentRecord } from '../voices/rules.js';
 import { accountOf } from './auth.js';
 import { WireError } from './errors.js';
 import { isObject, parseFields, rule } from './validation.js';
@@ -24,6 +24,17 @@ export const createInput = z.object({
   audio: z.object({ data: z.string(rule('must be a string: a data URL or an http(s) URL')).min(1, 'is empty') }, rule('must be an object with a data field')),
   text: z.string(rule('must be a string')).max(2000, 'must be at most 2000 characters').nullish(),
   language: z.enum(languages, rule(`must be one of ${languages.join(', ')}`)).nullish(),
+  /** Timbre's addition: the speaker's consent, kept with the voice. */
+  consent: z
+    .object(
+      {
+        method: z.enum(consentMethods, rule(`must be one of ${consentMethods.join(', ')}`)),
+        statement: z.string(rule('must be a string')).trim().min(1, 'is empty').max(2000, 'must be at most 2000 characters'),
+        given_by: z.string(rule('must be a string')).max(200, 'must be at most 200 characters').nullish(),
+      },
+      rule('must be an object with method and statement'),
+    )
+    .nullish(),
 });
 
 export const listInput = z.object({
@@ -63,6 +74,12 @@ function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T>
   return parseFields(schema, input, ['input']);
 }
 
+function consentOnWire(stored: string | null): Record<string, unknown> | null {
+  if (!stored) return null;
+  const consent = JSON.parse(stored) as ConsentRecord;
+  return { method: consent.method, statement: consent.statement, given_by: consent.givenBy, gmt_recorded: gmtTimestamp(consent.recordedAt) };
+}
+
 export interface CustomizationOptions {
   voices: VoiceService;
 }
@@ -82,6 +99,7 @@ export async function customizationRoutes(app: FastifyInstance, options: Customi
         audioField: 'input.audio.data',
         text: fields.text?.trim() || null,
         language: fields.language ?? null,
+        consent: fields.consent ? { method: fields.consent.method, statement: fields.consent.statement, givenBy: fields.consent.given_by ?? null } : null,
       });
       request.log.info({ voice: created.voice.name, speechSeconds: created.voice.speechSeconds }, 'voice created');
       return {
@@ -107,6 +125,7 @@ export async function customizationRoutes(app: FastifyInstance, options: Customi
             gmt_modified: gmtTimestamp(voice.modifiedAt),
             target_model: voice.targetModel,
             language: voice.language,
+            consent: consentOnWire(voice.consent),
           })),
           page_index: fields.page_index,
           page_size: fields.page_size,
@@ -119,5 +138,11 @@ export async function customizationRoutes(app: FastifyInstance, options: Customi
     const fields = parseInput(deleteInput, input);
     await voices.delete(account, fields.voice);
     return { usage: { count: 0 }, request_id: request.id };
+  });
+
+  // Timbre's addition: the reference a voice was made from, so a person can hear it.
+  app.get<{ Params: { voice: string } }>('/api/v1/voices/:voice/reference', async (request, reply) => {
+    const wav = await voices.referenceAudio(accountOf(request), request.params.voice);
+    return reply.type('audio/wav').send(wav);
   });
 }

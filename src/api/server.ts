@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { packageRoot } from '../paths.js';
 import type { KeyService } from '../accounts/keys.js';
 import type { RateLimiter } from '../accounts/rate-limit.js';
 import type { GeneratedAudioStore } from '../speech/generated-audio.js';
@@ -45,6 +48,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
   await app.register(authPlugin, { keys: deps.keys, isPublic: (path) => publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)),
     authenticatesItself: (path) => path.startsWith('/api-ws/'),
+    // Everything outside the API paths is the web studio's static files.
+    isStudioFile: (path) => !/^\/(api|v1|api-ws)(\/|$)/.test(path),
   });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -53,6 +58,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
   const openApi = openApiDocument(deps.version);
   app.get('/openapi.json', async () => openApi);
+  await app.register(fastifyStatic, { root: join(packageRoot, 'web'), prefix: '/', index: 'index.html' });
   await app.register(customizationRoutes, { voices: deps.voices });
   await app.register(openAiRoutes, { speech: deps.speech, voices: deps.voices, limiter: deps.limiter });
   await app.register(realtimeRoutes, { speech: deps.speech, limiter: deps.limiter, keys: deps.keys });

@@ -21,6 +21,7 @@ function toVoiceRecord(row: Selectable<VoicesTable>): VoiceRecord {
     referenceBlob: row.reference_blob,
     referenceSampleRate: Number(row.reference_sample_rate),
     voicePrompt: row.voice_prompt,
+    consent: row.consent,
   };
 }
 
@@ -42,6 +43,7 @@ function toVoiceRow(voice: VoiceRecord): VoicesTable {
     reference_blob: voice.referenceBlob,
     reference_sample_rate: voice.referenceSampleRate,
     voice_prompt: voice.voicePrompt,
+    consent: voice.consent,
   };
 }
 

@@ -32,6 +32,8 @@ export interface VoiceRecord {
   referenceSampleRate: number;
   /** The engine's analysis of the reference, as JSON. */
   voicePrompt: string | null;
+  /** The speaker's consent as JSON (ConsentRecord), or null when none was given. */
+  consent: string | null;
 }
 
 export interface VoicePage {

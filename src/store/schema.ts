@@ -33,6 +33,7 @@ export interface VoicesTable {
   reference_blob: string;
   reference_sample_rate: number;
   voice_prompt: string | null;
+  consent: string | null;
 }
 
 export interface UsageLedgerTable {

@@ -9,7 +9,7 @@ import { QuotaExceeded, VoiceNotFound } from '../errors.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository, VoicePage, VoiceRecord } from '../store/repository.js';
 import { makeVoiceName } from './naming.js';
-import type { Language, TargetModel } from './rules.js';
+import type { ConsentMethod, ConsentRecord, Language, TargetModel } from './rules.js';
 import { checkReferenceText } from './text-check.js';
 
 export interface CreateVoiceRequest {
@@ -20,6 +20,7 @@ export interface CreateVoiceRequest {
   audioField: string;
   text: string | null;
   language: Language | null;
+  consent: { method: ConsentMethod; statement: string; givenBy: string | null } | null;
 }
 
 export interface CreatedVoice {
@@ -88,6 +89,7 @@ export class VoiceService {
         referenceBlob,
         referenceSampleRate,
         voicePrompt: JSON.stringify(await voicePrompt),
+        consent: request.consent ? JSON.stringify({ ...request.consent, recordedAt: now, accountId: account.id } satisfies ConsentRecord) : null,
       };
       const outcome = await this.repository.insertVoiceWithinQuota(voice, this.quota);
       if (!outcome.inserted) throw new QuotaExceeded(this.quota, outcome.voiceCount);
@@ -101,6 +103,13 @@ export class VoiceService {
 
   list(account: Account, pageIndex: number, pageSize: number): Promise<VoicePage> {
     return this.repository.listVoices(account.id, pageIndex * pageSize, pageSize);
+  }
+
+  /** The stored reference (the trimmed, normalised speech the voice was made from), as WAV. */
+  async referenceAudio(account: Account, name: string): Promise<Buffer> {
+    const voice = await this.repository.findVoice(account.id, name);
+    if (!voice) throw new VoiceNotFound(name);
+    return this.blobs.get(voice.referenceBlob);
   }
 
   async delete(account: Account, name: string): Promise<void> {

@@ -11,3 +11,17 @@ export type Language = (typeof languages)[number];
 export const preferredNamePattern = /^[A-Za-z0-9_]{1,16}$/;
 
 export const pageLimits = { min: 0, max: 1_000_000, defaultIndex: 0, defaultSize: 10 } as const;
+
+/** How the speaker's consent was given. */
+export const consentMethods = ['checkbox', 'spoken', 'attestation'] as const;
+export type ConsentMethod = (typeof consentMethods)[number];
+
+/** What is stored with a voice about its speaker's consent. */
+export interface ConsentRecord {
+  method: ConsentMethod;
+  statement: string;
+  givenBy: string | null;
+  /** When the server recorded it (ms since epoch), and for which account. */
+  recordedAt: number;
+  accountId: string;
+}
