@@ -106,7 +106,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');
   const engines = routeEngines(config, [engine]);
   logger.info({ engines: engines.assignments(targetModels) }, 'engines serving each target model');
-  const voices = new VoiceService(repository, blobs, intake, engines, clock, config.voiceQuota, transcriber);
+  const voices = new VoiceService(repository, blobs, intake, engines, clock, { quota: config.voiceQuota, requireConsent: config.requireConsent }, transcriber);
   const metrics = new Metrics(engines);
   const speech = new SpeechService(repository, blobs, engines, clock, logger, (record) => metrics.synthesis(record));
   const generatedAudio = await GeneratedAudioStore.open(repository, blobs, clock, {

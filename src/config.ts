@@ -36,6 +36,13 @@ export const settings = {
     fallback: '3600',
     help: 'how often the retention job runs',
   },
+  requireConsent: {
+    env: 'TIMBRE_REQUIRE_CONSENT',
+    flag: 'require-consent',
+    schema: bool,
+    fallback: 'false',
+    help: 'refuse to create a voice without a consent record (input.consent)',
+  },
   fetchAllowCidrs: {
     env: 'TIMBRE_FETCH_ALLOW_CIDRS',
     flag: 'fetch-allow-cidrs',

@@ -40,6 +40,12 @@ export class QuotaExceeded extends TimbreError {
   }
 }
 
+export class ConsentRequired extends TimbreError {
+  constructor() {
+    super('this server requires the speaker\'s consent with every voice: send input.consent {method: checkbox | spoken | attestation, statement, given_by}');
+  }
+}
+
 /** Absent, or owned by another account: callers must not be able to tell which. */
 export class VoiceNotFound extends TimbreError {
   constructor(readonly voice: string) {

@@ -27,6 +27,11 @@ export interface IssuedKey {
 }
 
 /** API keys: issued once in plain text, stored only as a hash, each owned by one account. */
+/** The first characters of a key: enough for a person to tell keys apart, useless to an attacker. */
+export function keyPrefixOf(key: string): string {
+  return key.slice(0, keyPrefix.length + 6);
+}
+
 export class KeyService {
   constructor(
     private readonly repository: Repository,
@@ -38,7 +43,7 @@ export class KeyService {
     const account = await this.repository.ensureAccount(accountName, now);
     const key = keyPrefix + randomBase62(32);
     const id = randomUUID();
-    await this.repository.insertApiKey({ id, accountId: account.id, keyHash: hashKey(key), keyPrefix: key.slice(0, keyPrefix.length + 6), createdAt: now });
+    await this.repository.insertApiKey({ id, accountId: account.id, keyHash: hashKey(key), keyPrefix: keyPrefixOf(key), createdAt: now });
     return { key, id, account };
   }
 

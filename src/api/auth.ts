@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { hashKey, type KeyService } from '../accounts/keys.js';
+import { hashKey, keyPrefixOf, type KeyService } from '../accounts/keys.js';
 import type { RateLimiter } from '../accounts/rate-limit.js';
 import { RateLimited } from '../errors.js';
 import type { Account } from '../store/repository.js';
@@ -11,6 +11,8 @@ declare module 'fastify' {
     account: Account | null;
     /** Hash of the API key used, for per-key limits. */
     apiKeyHash: string | null;
+    /** The key's first characters (as `keys list` shows them), naming who acted in audit entries. */
+    apiKeyPrefix: string | null;
   }
 }
 
@@ -18,6 +20,11 @@ declare module 'fastify' {
 export function accountOf(request: FastifyRequest): Account {
   if (!request.account) throw new WireError('InvalidApiKey', 401, 'no account on this request');
   return request.account;
+}
+
+/** Who made the request, for audit entries: `key <prefix>…`. */
+export function actorOf(request: FastifyRequest): string {
+  return `key ${request.apiKeyPrefix ?? '?'}…`;
 }
 
 /** Counts one synthesis request against the caller's key; throws RateLimited (Throttling) past the limit. */
@@ -47,6 +54,7 @@ export async function authenticate(keys: KeyService, request: FastifyRequest): P
   if (!account) throw new WireError('InvalidApiKey', 401, 'Invalid API-key provided.');
   request.account = account;
   request.apiKeyHash = hashKey(match[1]);
+  request.apiKeyPrefix = keyPrefixOf(match[1]);
 }
 
 /**
@@ -57,6 +65,7 @@ export async function authenticate(keys: KeyService, request: FastifyRequest): P
 export const authPlugin = fp(async (app: FastifyInstance, options: AuthOptions) => {
   app.decorateRequest('account', null);
   app.decorateRequest('apiKeyHash', null);
+  app.decorateRequest('apiKeyPrefix', null);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
     if (options.isPublic(path) || options.isStudioFile(path) || options.authenticatesItself(path)) return;

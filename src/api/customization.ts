@@ -4,7 +4,7 @@ import { InvalidField } from '../errors.js';
 import type { VoiceService } from '../voices/enrollment.js';
 import { gmtTimestamp } from '../voices/naming.js';
 import { consentMethods, enrollmentModel, languages, pageLimits, preferredNamePattern, targetModels, type ConsentRecord } from '../voices/rules.js';
-import { accountOf } from './auth.js';
+import { accountOf, actorOf } from './auth.js';
 import { WireError } from './errors.js';
 import { isObject, parseFields, rule } from './validation.js';
 
@@ -80,6 +80,8 @@ function consentOnWire(stored: string | null): Record<string, unknown> | null {
   return { method: consent.method, statement: consent.statement, given_by: consent.givenBy, gmt_recorded: gmtTimestamp(consent.recordedAt) };
 }
 
+export const auditQuery = z.object({ limit: z.coerce.number(rule('must be a number')).int('must be an integer').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100) });
+
 export interface CustomizationOptions {
   voices: VoiceService;
 }
@@ -100,6 +102,7 @@ export async function customizationRoutes(app: FastifyInstance, options: Customi
         text: fields.text?.trim() || null,
         language: fields.language ?? null,
         consent: fields.consent ? { method: fields.consent.method, statement: fields.consent.statement, givenBy: fields.consent.given_by ?? null } : null,
+        actor: actorOf(request),
       });
       request.log.info({ voice: created.voice.name, speechSeconds: created.voice.speechSeconds }, 'voice created');
       return {
@@ -136,8 +139,26 @@ export async function customizationRoutes(app: FastifyInstance, options: Customi
       };
     }
     const fields = parseInput(deleteInput, input);
-    await voices.delete(account, fields.voice);
+    await voices.delete(account, fields.voice, actorOf(request));
     return { usage: { count: 0 }, request_id: request.id };
+  });
+
+  // Timbre's addition: the account's audit trail. Entries outlive their voices and hold no audio.
+  app.get<{ Querystring: { limit?: string } }>('/api/v1/voices/audit', async (request) => {
+    const { limit } = parseFields(auditQuery, request.query, ['query']);
+    const entries = await voices.audit(accountOf(request), limit);
+    return {
+      output: {
+        entries: entries.map((entry) => ({
+          voice: entry.voice,
+          event: entry.event,
+          actor: entry.actor,
+          gmt_event: gmtTimestamp(entry.at),
+          consent: consentOnWire(entry.consent),
+        })),
+      },
+      request_id: request.id,
+    };
   });
 
   // Timbre's addition: the reference a voice was made from, so a person can hear it.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createInput, deleteInput, listInput } from './customization.js';
+import { auditQuery, createInput, deleteInput, listInput } from './customization.js';
 import { speechBody } from './openai.js';
 import { realtimeModels, sessionFields } from './realtime.js';
 import { generationBody } from './synthesis.js';
@@ -79,6 +79,20 @@ export function openApiDocument(version: string): JsonSchema {
           summary: 'OpenAI-compatible speech; voice is a cloned voice name, model its target_model',
           requestBody: jsonBody(schemaOf(speechBody)),
           responses: { '200': { description: 'encoded audio, or SSE (speech.audio.delta / speech.audio.done)' }, ...errors },
+        },
+      },
+      '/api/v1/voices/audit': {
+        get: {
+          summary: 'The account\'s audit trail: voices created, deleted and expired, by whom, with their consent (kept after deletion, without audio)',
+          parameters: [{ name: 'limit', in: 'query', required: false, schema: schemaOf(auditQuery.shape.limit) }],
+          responses: { '200': { description: 'output.entries: [{voice, event, actor, gmt_event, consent}]' }, ...errors },
+        },
+      },
+      '/api/v1/voices/{voice}/reference': {
+        get: {
+          summary: 'The reference speech a voice was made from (trimmed, normalised)',
+          parameters: [{ name: 'voice', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'audio/wav' }, ...errors },
         },
       },
       '/v1/audio/voices': { get: { summary: 'The caller\'s voices', responses: { '200': { description: '{object: "list", data: [...]}' }, ...errors } } },

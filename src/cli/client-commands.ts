@@ -4,7 +4,7 @@ import { extname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { TimbreApiError, TimbreClient, TimbreConnectionError } from '../client/index.js';
+import { TimbreApiError, TimbreClient, TimbreConnectionError, type Consent } from '../client/index.js';
 import { ConfigError, clientSettings, loadClientConfig, loadConfig } from '../config.js';
 import { defaultKeyFile } from '../app.js';
 import { exitCodes, printTable } from './output.js';
@@ -66,7 +66,10 @@ export function addClientCommands(program: Command): void {
       .requiredOption('--name <name>', 'preferred name: letters, digits, underscore, up to 16')
       .option('--text <text>', 'what is said in the recording (checked against it)')
       .option('--language <code>', 'zh, en, de, it, pt, es, ja, ko, fr or ru')
-      .option('--target-model <model>', 'model the voice will speak with', 'qwen3-tts-vc-realtime-2026-01-15'),
+      .option('--target-model <model>', 'model the voice will speak with', 'qwen3-tts-vc-realtime-2026-01-15')
+      .option('--consent <statement>', 'the speaker\'s consent, stored with the voice (e.g. "Ada agreed in writing on 2026-11-20")')
+      .option('--consent-method <method>', 'how consent was given: checkbox, spoken or attestation', 'attestation')
+      .option('--consent-by <name>', 'who gave consent'),
   ).action((options: Record<string, unknown>) =>
     run(async () => {
       progress('uploading and analysing…');
@@ -76,6 +79,15 @@ export function addClientCommands(program: Command): void {
         targetModel: options.targetModel as never,
         ...(options.text !== undefined ? { text: String(options.text) } : {}),
         ...(options.language !== undefined ? { language: String(options.language) } : {}),
+        ...(options.consent !== undefined
+          ? {
+              consent: {
+                method: String(options.consentMethod) as Consent['method'],
+                statement: String(options.consent),
+                ...(options.consentBy !== undefined ? { givenBy: String(options.consentBy) } : {}),
+              },
+            }
+          : {}),
       });
       progress('');
       if (options.json) process.stdout.write(`${JSON.stringify(created)}\n`);
@@ -105,7 +117,10 @@ export function addClientCommands(program: Command): void {
         process.stdout.write(`${JSON.stringify({ voices: found, totalCount: total })}\n`);
         return;
       }
-      printTable(['VOICE', 'TARGET MODEL', 'LANGUAGE', 'CREATED (UTC)'], found.map((voice) => [voice.voice, voice.targetModel, voice.language ?? '-', voice.gmtCreate]));
+      printTable(
+        ['VOICE', 'TARGET MODEL', 'LANGUAGE', 'CREATED (UTC)', 'CONSENT'],
+        found.map((voice) => [voice.voice, voice.targetModel, voice.language ?? '-', voice.gmtCreate, voice.consent?.method ?? '-']),
+      );
       if (!options.all && total > found.length) process.stderr.write(`(${found.length} of ${total}; --page, --page-size or --all for more)\n`);
     }),
   );
@@ -116,6 +131,21 @@ export function addClientCommands(program: Command): void {
       if (options.json) process.stdout.write(`${JSON.stringify({ deleted: voice })}\n`);
       else process.stdout.write(`deleted ${voice}\n`);
     }),
+  );
+
+  withClientFlags(voices.command('audit').description('who created, deleted or expired which voice, with consent').option('--limit <n>', 'entries', '100')).action(
+    (options: Record<string, unknown>) =>
+      run(async () => {
+        const entries = await clientFrom(options).voices.audit(Number(options.limit));
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(entries)}\n`);
+          return;
+        }
+        printTable(
+          ['WHEN (UTC)', 'EVENT', 'VOICE', 'BY', 'CONSENT'],
+          entries.map((entry) => [entry.gmtEvent, entry.event, entry.voice, entry.actor, entry.consent ? `${entry.consent.method}: ${entry.consent.statement}` : '-']),
+        );
+      }),
   );
 
   withClientFlags(

@@ -24,6 +24,14 @@ export interface CreateVoiceOptions {
   targetModel?: TargetModel;
   text?: string;
   language?: string;
+  /** The speaker's consent, kept with the voice (required where the server says so). */
+  consent?: Consent;
+}
+
+export interface Consent {
+  method: 'checkbox' | 'spoken' | 'attestation';
+  statement: string;
+  givenBy?: string;
 }
 
 export interface CreatedVoice {
@@ -41,6 +49,27 @@ export interface VoiceInfo {
   language: string | null;
   gmtCreate: string;
   gmtModified: string;
+  consent: (Consent & { gmtRecorded: string }) | null;
+}
+
+export interface AuditEntry {
+  voice: string;
+  event: 'created' | 'deleted' | 'expired';
+  actor: string;
+  gmtEvent: string;
+  consent: (Consent & { gmtRecorded: string }) | null;
+}
+
+interface ConsentOnWire {
+  method: Consent['method'];
+  statement: string;
+  given_by: string | null;
+  gmt_recorded: string;
+}
+
+function consentFromWire(consent: ConsentOnWire | null | undefined): (Consent & { gmtRecorded: string }) | null {
+  if (!consent) return null;
+  return { method: consent.method, statement: consent.statement, ...(consent.given_by ? { givenBy: consent.given_by } : {}), gmtRecorded: consent.gmt_recorded };
 }
 
 export interface VoicePage {
@@ -130,6 +159,7 @@ export class VoicesApi {
     };
     if (options.text !== undefined) input.text = options.text;
     if (options.language !== undefined) input.language = options.language;
+    if (options.consent !== undefined) input.consent = { method: options.consent.method, statement: options.consent.statement, given_by: options.consent.givenBy ?? null };
     const body = (await (await this.client.request(customizationPath, { model: 'qwen-voice-enrollment', input })).json()) as {
       output: { voice: string; target_model: string; fallback_mode?: boolean; fallback_reason?: string; speech_seconds?: number };
       request_id: string;
@@ -148,10 +178,22 @@ export class VoicesApi {
     const body = (await (
       await this.client.request(customizationPath, { model: 'qwen-voice-enrollment', input: { action: 'list', page_index: options.pageIndex ?? 0, page_size: options.pageSize ?? 10 } })
     ).json()) as {
-      output: { voice_list: { voice: string; target_model: string; language: string | null; gmt_create: string; gmt_modified: string }[]; page_index: number; page_size: number; total_count: number };
+      output: {
+        voice_list: { voice: string; target_model: string; language: string | null; gmt_create: string; gmt_modified: string; consent?: ConsentOnWire | null }[];
+        page_index: number;
+        page_size: number;
+        total_count: number;
+      };
     };
     return {
-      voices: body.output.voice_list.map((voice) => ({ voice: voice.voice, targetModel: voice.target_model, language: voice.language, gmtCreate: voice.gmt_create, gmtModified: voice.gmt_modified })),
+      voices: body.output.voice_list.map((voice) => ({
+        voice: voice.voice,
+        targetModel: voice.target_model,
+        language: voice.language,
+        gmtCreate: voice.gmt_create,
+        gmtModified: voice.gmt_modified,
+        consent: consentFromWire(voice.consent),
+      })),
       pageIndex: body.output.page_index,
       pageSize: body.output.page_size,
       totalCount: body.output.total_count,
@@ -169,6 +211,19 @@ export class VoicesApi {
 
   async delete(voice: string): Promise<void> {
     await this.client.request(customizationPath, { model: 'qwen-voice-enrollment', input: { action: 'delete', voice } });
+  }
+
+  /** The account's audit trail (Timbre's addition), newest first. */
+  async audit(limit = 100): Promise<AuditEntry[]> {
+    const body = (await (await this.client.request(`/api/v1/voices/audit?limit=${limit}`, undefined)).json()) as {
+      output: { entries: { voice: string; event: AuditEntry['event']; actor: string; gmt_event: string; consent: ConsentOnWire | null }[] };
+    };
+    return body.output.entries.map((entry) => ({ voice: entry.voice, event: entry.event, actor: entry.actor, gmtEvent: entry.gmt_event, consent: consentFromWire(entry.consent) }));
+  }
+
+  /** The reference speech the voice was made from, as WAV. */
+  async reference(voice: string): Promise<Buffer> {
+    return Buffer.from(await (await this.client.request(`/api/v1/voices/${encodeURIComponent(voice)}/reference`, undefined)).arrayBuffer());
   }
 }
 

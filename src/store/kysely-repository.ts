@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, GeneratedAudioTable, VoicesTable } from './schema.js';
-import type { Account, ApiKeyRecord, GeneratedAudioRecord, InsertVoiceOutcome, Repository, VoicePage, VoiceRecord } from './repository.js';
+import type { Account, ApiKeyRecord, GeneratedAudioRecord, InsertVoiceOutcome, Repository, VoiceAuditEntry, VoicePage, VoiceRecord } from './repository.js';
+
+function auditVoice(db: Kysely<Database>, accountId: string, voice: string, event: VoiceAuditEntry['event'], actor: string, at: number, consent: string | null): Promise<unknown> {
+  return db.insertInto('voice_audit').values({ id: randomUUID(), account_id: accountId, voice, event, actor, at, consent }).execute();
+}
 
 function toVoiceRecord(row: Selectable<VoicesTable>): VoiceRecord {
   return {
@@ -109,7 +113,7 @@ export class KyselyRepository implements Repository {
     return Number(row.n);
   }
 
-  async insertVoiceWithinQuota(voice: VoiceRecord, quota: number): Promise<InsertVoiceOutcome> {
+  async insertVoiceWithinQuota(voice: VoiceRecord, quota: number, actor: string): Promise<InsertVoiceOutcome> {
     return this.db.transaction().execute(async (trx) => {
       // One INSERT ... SELECT ... WHERE count < quota: the check and the write are a single
       // statement, so two writers (even two processes on one SQLite file) cannot both pass it.
@@ -135,6 +139,7 @@ export class KyselyRepository implements Repository {
         .insertInto('usage_ledger')
         .values({ id: randomUUID(), account_id: voice.accountId, kind: 'voice.create', count: 1, voice: voice.name, at: voice.createdAt })
         .execute();
+      await auditVoice(trx, voice.accountId, voice.name, 'created', actor, voice.createdAt, voice.consent);
       return { inserted: true as const };
     });
   }
@@ -162,9 +167,13 @@ export class KyselyRepository implements Repository {
     return row ? toVoiceRecord(row) : null;
   }
 
-  async deleteVoice(accountId: string, name: string): Promise<VoiceRecord | null> {
-    const row = await this.db.deleteFrom('voices').where('account_id', '=', accountId).where('name', '=', name).returningAll().executeTakeFirst();
-    return row ? toVoiceRecord(row) : null;
+  async deleteVoice(accountId: string, name: string, actor: string, at: number): Promise<VoiceRecord | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.deleteFrom('voices').where('account_id', '=', accountId).where('name', '=', name).returningAll().executeTakeFirst();
+      if (!row) return null;
+      await auditVoice(trx, accountId, name, 'deleted', actor, at, row.consent);
+      return toVoiceRecord(row);
+    });
   }
 
   async touchVoice(name: string, at: number): Promise<void> {
@@ -180,9 +189,18 @@ export class KyselyRepository implements Repository {
     return rows.map(toVoiceRecord);
   }
 
-  async deleteVoiceIfUnusedSince(name: string, cutoff: number): Promise<boolean> {
-    const result = await this.db.deleteFrom('voices').where('name', '=', name).where('last_used_at', '<', cutoff).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+  async deleteVoiceIfUnusedSince(name: string, cutoff: number, at: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.deleteFrom('voices').where('name', '=', name).where('last_used_at', '<', cutoff).returningAll().executeTakeFirst();
+      if (!row) return false;
+      await auditVoice(trx, row.account_id, name, 'expired', 'retention', at, row.consent);
+      return true;
+    });
+  }
+
+  async listVoiceAudit(accountId: string, limit: number): Promise<VoiceAuditEntry[]> {
+    const rows = await this.db.selectFrom('voice_audit').selectAll().where('account_id', '=', accountId).orderBy('at', 'desc').orderBy('id').limit(limit).execute();
+    return rows.map((row) => ({ voice: row.voice, event: row.event as VoiceAuditEntry['event'], actor: row.actor, at: Number(row.at), consent: row.consent }));
   }
 
   async referencedBlobKeys(): Promise<Set<string>> {

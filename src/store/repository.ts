@@ -49,6 +49,17 @@ export interface GeneratedAudioRecord {
   expiresAt: number;
 }
 
+/** One entry of a voice's audit trail: kept after the voice is gone, without its audio. */
+export interface VoiceAuditEntry {
+  voice: string;
+  event: 'created' | 'deleted' | 'expired';
+  /** Who: an API key's prefix, or `retention` for the retention job. */
+  actor: string;
+  at: number;
+  /** The consent the voice was made with (ConsentRecord JSON), or null. */
+  consent: string | null;
+}
+
 export type InsertVoiceOutcome = { inserted: true } | { inserted: false; voiceCount: number };
 
 export interface Repository {
@@ -65,20 +76,23 @@ export interface Repository {
   countVoices(accountId: string): Promise<number>;
   /**
    * Inserts the voice and its usage entry in one transaction, only while the account holds
-   * fewer than `quota` voices; the check and the insert are atomic.
+   * fewer than `quota` voices; the check and the insert are atomic. Its `created` audit entry
+   * (by `actor`) is written in the same transaction.
    */
-  insertVoiceWithinQuota(voice: VoiceRecord, quota: number): Promise<InsertVoiceOutcome>;
+  insertVoiceWithinQuota(voice: VoiceRecord, quota: number, actor: string): Promise<InsertVoiceOutcome>;
   /** Newest first. */
   listVoices(accountId: string, offset: number, limit: number): Promise<VoicePage>;
   findVoice(accountId: string, name: string): Promise<VoiceRecord | null>;
-  /** Deletes and returns the voice, or null when the account has no such voice. */
-  deleteVoice(accountId: string, name: string): Promise<VoiceRecord | null>;
+  /** Deletes and returns the voice (with its `deleted` audit entry), or null when the account has no such voice. */
+  deleteVoice(accountId: string, name: string, actor: string, at: number): Promise<VoiceRecord | null>;
   touchVoice(name: string, at: number): Promise<void>;
   updateVoicePrompt(name: string, voicePrompt: string): Promise<void>;
   /** Voices whose last use is before `cutoff`, oldest first, at most `limit`. */
   findVoicesUnusedSince(cutoff: number, limit: number): Promise<VoiceRecord[]>;
-  /** Deletes the voice only if it is still unused since `cutoff`; true when deleted. */
-  deleteVoiceIfUnusedSince(name: string, cutoff: number): Promise<boolean>;
+  /** Deletes the voice (with its `expired` audit entry) only if it is still unused since `cutoff`; true when deleted. */
+  deleteVoiceIfUnusedSince(name: string, cutoff: number, at: number): Promise<boolean>;
+  /** The account's audit trail, newest first. */
+  listVoiceAudit(accountId: string, limit: number): Promise<VoiceAuditEntry[]>;
   /** Every blob key that some voice refers to. */
   referencedBlobKeys(): Promise<Set<string>>;
   usageTotal(accountId: string, kind: string): Promise<number>;

@@ -53,6 +53,16 @@ export interface GeneratedAudioTable {
   expires_at: number;
 }
 
+export interface VoiceAuditTable {
+  id: string;
+  account_id: string;
+  voice: string;
+  event: string;
+  actor: string;
+  at: number;
+  consent: string | null;
+}
+
 export interface ServerSettingsTable {
   name: string;
   value: string;
@@ -65,4 +75,5 @@ export interface Database {
   usage_ledger: UsageLedgerTable;
   generated_audio: GeneratedAudioTable;
   server_settings: ServerSettingsTable;
+  voice_audit: VoiceAuditTable;
 }

@@ -5,9 +5,9 @@ import { encodeWav } from '../audio/wav.js';
 import type { Clock } from '../clock.js';
 import type { Transcriber } from '../audio/asr/transcriber.js';
 import type { EngineRouter } from '../engines/router.js';
-import { QuotaExceeded, VoiceNotFound } from '../errors.js';
+import { ConsentRequired, QuotaExceeded, VoiceNotFound } from '../errors.js';
 import type { BlobStore } from '../store/blobs.js';
-import type { Account, Repository, VoicePage, VoiceRecord } from '../store/repository.js';
+import type { Account, Repository, VoiceAuditEntry, VoicePage, VoiceRecord } from '../store/repository.js';
 import { makeVoiceName } from './naming.js';
 import type { ConsentMethod, ConsentRecord, Language, TargetModel } from './rules.js';
 import { checkReferenceText } from './text-check.js';
@@ -21,6 +21,15 @@ export interface CreateVoiceRequest {
   text: string | null;
   language: Language | null;
   consent: { method: ConsentMethod; statement: string; givenBy: string | null } | null;
+  /** Who asks (an API key's prefix), for the audit trail. */
+  actor: string;
+}
+
+export interface EnrollmentRules {
+  /** Most voices one account may hold. */
+  quota: number;
+  /** Refuse creates that carry no consent record. */
+  requireConsent: boolean;
 }
 
 export interface CreatedVoice {
@@ -38,7 +47,7 @@ export class VoiceService {
     private readonly intake: ReferenceIntake,
     private readonly engines: EngineRouter,
     private readonly clock: Clock,
-    private readonly quota: number,
+    private readonly rules: EnrollmentRules,
     /** Checks `text` against the speech; null when no recognizer is installed. */
     private readonly transcriber: Transcriber | null,
   ) {}
@@ -46,7 +55,8 @@ export class VoiceService {
   async create(account: Account, request: CreateVoiceRequest): Promise<CreatedVoice> {
     // Cheap early refusal; the insert below re-checks atomically.
     const held = await this.repository.countVoices(account.id);
-    if (held >= this.quota) throw new QuotaExceeded(this.quota, held);
+    if (held >= this.rules.quota) throw new QuotaExceeded(this.rules.quota, held);
+    if (this.rules.requireConsent && request.consent === null) throw new ConsentRequired();
 
     const originalFile = this.blobs.temporaryPath();
     const blobKeys: string[] = [];
@@ -91,8 +101,8 @@ export class VoiceService {
         voicePrompt: JSON.stringify(await voicePrompt),
         consent: request.consent ? JSON.stringify({ ...request.consent, recordedAt: now, accountId: account.id } satisfies ConsentRecord) : null,
       };
-      const outcome = await this.repository.insertVoiceWithinQuota(voice, this.quota);
-      if (!outcome.inserted) throw new QuotaExceeded(this.quota, outcome.voiceCount);
+      const outcome = await this.repository.insertVoiceWithinQuota(voice, this.rules.quota, request.actor);
+      if (!outcome.inserted) throw new QuotaExceeded(this.rules.quota, outcome.voiceCount);
       return { voice, fallbackReason: voice.fallbackReason };
     } catch (error) {
       await rm(originalFile, { force: true });
@@ -112,10 +122,16 @@ export class VoiceService {
     return this.blobs.get(voice.referenceBlob);
   }
 
-  async delete(account: Account, name: string): Promise<void> {
-    const removed = await this.repository.deleteVoice(account.id, name);
+  /** Deletes the voice and its audio; its audit entry stays. */
+  async delete(account: Account, name: string, actor: string): Promise<void> {
+    const removed = await this.repository.deleteVoice(account.id, name, actor, this.clock.now());
     if (!removed) throw new VoiceNotFound(name);
     await this.removeFiles(removed);
+  }
+
+  /** The account's audit trail (creates, deletes, expiries), newest first. */
+  audit(account: Account, limit: number): Promise<VoiceAuditEntry[]> {
+    return this.repository.listVoiceAudit(account.id, limit);
   }
 
   async removeFiles(voice: VoiceRecord): Promise<void> {

@@ -37,7 +37,7 @@ export class RetentionJob {
       let deletedNow = 0;
       for (const voice of stale) {
         // Re-checked in the delete itself: a synthesis may have used the voice meanwhile.
-        if (await this.repository.deleteVoiceIfUnusedSince(voice.name, cutoff)) {
+        if (await this.repository.deleteVoiceIfUnusedSince(voice.name, cutoff, this.clock.now())) {
           await this.voices.removeFiles(voice);
           deletedNow += 1;
         }
