@@ -11,9 +11,12 @@ import { referenceLimits } from './audio/reference.js';
 import { SpeechDetector } from './audio/vad.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Engine } from './engines/engine.js';
+import { installedModels } from './engines/neural/installed.js';
+import { PocketEngine } from './engines/neural/pocket-engine.js';
+import { ZipVoiceEngine } from './engines/neural/zipvoice-engine.js';
 import { PreviewEngine } from './engines/preview/preview-engine.js';
 import { ConfigError, type Config } from './config.js';
-import { EngineRouter } from './engines/router.js';
+import { EngineRouter, engineAssignments } from './engines/router.js';
 import { RateLimiter } from './accounts/rate-limit.js';
 import { GeneratedAudioStore } from './speech/generated-audio.js';
 import { SpeechService } from './speech/speech-service.js';
@@ -86,7 +89,34 @@ function routeEngines(config: Config, available: Engine[]): EngineRouter {
     if (!(targetModels as readonly string[]).includes(model)) throw new ConfigError(`TIMBRE_ENGINES names unknown target_model ${model} (known: ${targetModels.join(', ')})`);
     if (!byId.has(id)) throw new ConfigError(`TIMBRE_ENGINES names engine ${id}, which is not available (available: ${[...byId.keys()].join(', ')})`);
   }
-  return new EngineRouter(byId, new Map(Object.entries(config.engines)), available[0]!);
+  return new EngineRouter(byId, engineAssignments(targetModels, config.engines, [...byId.keys()]), available[0]!);
+}
+
+/** Every installed neural model, loaded once; a model that fails to load is logged and left out. */
+async function loadNeuralEngines(config: Config, logger: Logger): Promise<Engine[]> {
+  const installed = installedModels(config.modelsDir);
+  if (installed.length === 0) {
+    logger.warn('no neural model is installed: the preview engine speaks (espeak-ng adapted to each voice); for real cloning run `npx timbre models pull pocket-tts` (or `timbre models add pocket-tts --from <folder>` offline)');
+    return [];
+  }
+  const loaded: Engine[] = [];
+  for (const { model, folder } of installed) {
+    const options = {
+      folder,
+      numThreads: config.neuralThreads,
+      concurrency: config.neuralJobs,
+      maxQueued: config.engineQueue,
+      voiceCacheCapacity: config.voiceEmbeddingCache,
+      numSteps: config.neuralSteps,
+    };
+    try {
+      loaded.push(model.name === 'pocket-tts' ? await PocketEngine.load(options) : await ZipVoiceEngine.load(options));
+      logger.info({ engine: model.name, folder }, 'neural engine loaded');
+    } catch (error) {
+      logger.error({ engine: model.name, folder, err: error }, 'neural engine failed to load; its models are served by the preview engine');
+    }
+  }
+  return loaded;
 }
 
 /** Starts the whole service: store, audio intake, jobs, HTTP. */
@@ -102,9 +132,10 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     decodeTimeoutMs: config.decodeTimeoutMs,
   });
   const engine = await PreviewEngine.start({ threads: config.engineThreads, maxQueued: config.engineQueue, cacheDir: config.cacheDir });
+  const neural = await loadNeuralEngines(config, logger);
   const transcriber: Transcriber | null = openMoonshine(config.modelsDir, config.engineThreads, config.engineQueue);
   if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');
-  const engines = routeEngines(config, [engine]);
+  const engines = routeEngines(config, [engine, ...neural]);
   logger.info({ engines: engines.assignments(targetModels) }, 'engines serving each target model');
   const voices = new VoiceService(repository, blobs, intake, engines, clock, { quota: config.voiceQuota, requireConsent: config.requireConsent }, transcriber);
   const metrics = new Metrics(engines);

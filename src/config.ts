@@ -88,6 +88,22 @@ export const settings = {
     fallback: '',
     help: 'which engine serves which target_model, e.g. qwen3-tts-vc-2026-01-22=preview (default: the best installed engine for each)',
   },
+  neuralThreads: {
+    env: 'TIMBRE_NEURAL_THREADS',
+    flag: 'neural-threads',
+    schema: positiveInt,
+    fallback: String(availableParallelism()),
+    help: 'onnxruntime threads of a neural engine job (default: cores)',
+  },
+  neuralJobs: { env: 'TIMBRE_NEURAL_JOBS', flag: 'neural-jobs', schema: positiveInt, fallback: '1', help: 'neural synthesis jobs running at once on the one loaded model; the rest wait in the queue' },
+  neuralSteps: { env: 'TIMBRE_NEURAL_STEPS', flag: 'neural-steps', schema: positiveInt, fallback: '5', help: 'flow-matching steps of the neural engines (fewer is faster, rougher)' },
+  voiceEmbeddingCache: {
+    env: 'TIMBRE_VOICE_EMBEDDING_CACHE',
+    flag: 'voice-embedding-cache',
+    schema: z.coerce.number().int().min(0),
+    fallback: '50',
+    help: 'voices whose encoded reference a neural engine keeps in memory (repeated synthesis skips re-encoding)',
+  },
   printKey: { env: 'TIMBRE_PRINT_KEY', flag: 'print-key', schema: bool, fallback: 'true', help: 'print the default API key at start' },
 } as const;
 

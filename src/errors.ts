@@ -46,6 +46,19 @@ export class ConsentRequired extends TimbreError {
   }
 }
 
+/** The engine serving the voice's model needs what the reference says, and nothing could tell it. */
+export class TranscriptRequired extends TimbreError {
+  constructor(
+    readonly engine: string,
+    language: string | null,
+  ) {
+    super(
+      `the target model is served by ${engine}, which needs the transcript of the reference: send input.text with what is said in it` +
+        (language && language !== 'en' ? ` (no speech recognizer is installed for language ${language})` : ' (no speech recognizer could transcribe it)'),
+    );
+  }
+}
+
 /** Absent, or owned by another account: callers must not be able to tell which. */
 export class VoiceNotFound extends TimbreError {
   constructor(readonly voice: string) {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AudioRejected, ConsentRequired, EngineBusy, InvalidField, LinkRejected, ModelMismatch, QuotaExceeded, RateLimited, TimbreError, TooLarge, Unauthenticated, UrlRejected, VoiceNotFound } from '../errors.js';
+import { AudioRejected, ConsentRequired, TranscriptRequired, EngineBusy, InvalidField, LinkRejected, ModelMismatch, QuotaExceeded, RateLimited, TimbreError, TooLarge, Unauthenticated, UrlRejected, VoiceNotFound } from '../errors.js';
 
 /** An error that exists only on the wire (an envelope field, a route); carries its own code. */
 export class WireError extends Error {
@@ -22,6 +22,7 @@ interface WireForm {
 const domainTable: [new (...args: never[]) => TimbreError, WireForm][] = [
   [InvalidField, { code: 'InvalidParameter', status: 400 }],
   [ConsentRequired, { code: 'InvalidParameter', status: 400 }],
+  [TranscriptRequired, { code: 'InvalidParameter', status: 400 }],
   [AudioRejected, { code: 'Audio.PreprocessError', status: 400, message: (error) => `audio rejected: ${error.message}` }],
   [UrlRejected, { code: 'InvalidURL', status: 400 }],
   [TooLarge, { code: 'BadRequest.TooLarge', status: 413 }],

@@ -5,6 +5,7 @@ import { defaultKeyFile, openStore, startTimbre } from '../app.js';
 import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig, settings, type SettingName } from '../config.js';
 import { addClientCommands } from './client-commands.js';
+import { addModelCommands } from './models.js';
 import { exitCodes, printTable } from './output.js';
 
 
@@ -104,5 +105,6 @@ withSettingFlags(keysCommand.command('revoke').description('revoke a key by id o
 );
 
 addClientCommands(program);
+addModelCommands(program);
 
 await program.parseAsync(process.argv);

@@ -22,6 +22,8 @@ export interface Engine {
   readonly id: string;
   readonly sampleRate: number;
   readonly languages: readonly LanguageCode[];
+  /** True when `prepareVoice` needs what the reference says (ZipVoice). */
+  readonly needsTranscript?: boolean;
   /** Analyses a reference once, at enrollment, so synthesis never does. */
   prepareVoice(reference: Audio, transcript: string | null, language: LanguageCode | null): Promise<VoicePrompt>;
   /** Mono PCM chunks at `sampleRate`, the first as early as possible; stops when `signal` aborts. */

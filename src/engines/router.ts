@@ -1,5 +1,19 @@
 import type { Engine } from './engine.js';
 
+/** Neural engines in order of preference for models the configuration does not name. */
+const preferredEngines = ['pocket-tts', 'zipvoice'];
+
+/**
+ * target_model -> engine id: what TIMBRE_ENGINES names, else the best available neural engine,
+ * else nothing (the fallback engine, preview).
+ */
+export function engineAssignments(targetModels: readonly string[], configured: Record<string, string>, availableIds: readonly string[]): Map<string, string> {
+  const best = preferredEngines.find((id) => availableIds.includes(id));
+  const assigned = new Map<string, string>(best ? targetModels.map((model) => [model, best]) : []);
+  for (const [model, id] of Object.entries(configured)) assigned.set(model, id);
+  return assigned;
+}
+
 /** Which engine serves which target model: configuration, resolved once at start. */
 export class EngineRouter {
   constructor(
@@ -8,9 +22,15 @@ export class EngineRouter {
     private readonly fallbackEngine: Engine,
   ) {}
 
-  forModel(targetModel: string): Engine {
+  /**
+   * The engine configured for `targetModel`; for text in a language it does not speak (Pocket
+   * TTS speaks English only), the fallback engine, which speaks every language of the API.
+   */
+  forModel(targetModel: string, language?: string | null): Engine {
     const id = this.engineByModel.get(targetModel);
-    return (id !== undefined ? this.engines.get(id) : undefined) ?? this.fallbackEngine;
+    const engine = (id !== undefined ? this.engines.get(id) : undefined) ?? this.fallbackEngine;
+    if (language && !engine.languages.includes(language)) return this.fallbackEngine;
+    return engine;
   }
 
   byId(id: string): Engine | undefined {

@@ -62,6 +62,11 @@ export function guessLanguage(text: string): string {
   return 'en';
 }
 
+/** Prompts of one voice for several engines, by engine id. */
+interface StoredPrompts {
+  prompts: Record<string, VoicePrompt>;
+}
+
 /**
  * Speaking text in an enrolled voice: the rules every synthesis API shares (the voice is the
  * caller's, the model is the voice's, usage and last use are recorded, long text goes
@@ -85,13 +90,19 @@ export class SpeechService {
     return voice;
   }
 
-  /** The voice's prompt for `engine`: stored at enrollment, or prepared now (and kept) if the engine changed since. */
+  /**
+   * The voice's prompt for `engine`: stored at enrollment, or prepared now and kept beside the
+   * others (a voice spoken by two engines, e.g. English by Pocket TTS and Chinese by preview,
+   * keeps both rather than re-preparing at every switch).
+   */
   private async promptFor(voice: VoiceRecord, engine: Engine): Promise<VoicePrompt> {
-    const stored = voice.voicePrompt ? (JSON.parse(voice.voicePrompt) as VoicePrompt) : null;
-    if (stored?.engine === engine.id) return stored;
+    const stored = voice.voicePrompt ? (JSON.parse(voice.voicePrompt) as VoicePrompt | StoredPrompts) : null;
+    const prompts: Record<string, VoicePrompt> = stored === null ? {} : 'prompts' in stored ? (stored as StoredPrompts).prompts : { [(stored as VoicePrompt).engine]: stored as VoicePrompt };
+    const found = prompts[engine.id];
+    if (found) return found;
     const reference = decodeWav(await this.blobs.get(voice.referenceBlob));
     const prompt = await engine.prepareVoice(reference, voice.referenceText, voice.language);
-    await this.repository.updateVoicePrompt(voice.name, JSON.stringify(prompt));
+    await this.repository.updateVoicePrompt(voice.name, JSON.stringify({ prompts: { ...prompts, [engine.id]: prompt } } satisfies StoredPrompts));
     return prompt;
   }
 
@@ -101,8 +112,8 @@ export class SpeechService {
       throw new InvalidField('text', `must be at most ${speechLimits.maxTextCharacters} characters (got ${request.text.length})`);
     }
     const voice = await this.voiceFor(request.account, request.voiceName, request.model);
-    const engine = this.engines.forModel(voice.targetModel);
     const language = request.language ?? voice.language ?? guessLanguage(request.text);
+    const engine = this.engines.forModel(voice.targetModel, language);
     const sentences = splitSentences(normaliseText(request.text, language), language);
     if (sentences.length === 0) throw new InvalidField('text', 'has nothing to speak (no letters or digits)');
     const prompt = await this.promptFor(voice, engine);

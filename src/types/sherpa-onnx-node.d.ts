@@ -30,4 +30,39 @@ declare module 'sherpa-onnx-node' {
     reset(): void;
     flush(): void;
   }
+
+  export interface GenerationConfigOptions {
+    speed: number;
+    referenceAudio: Float32Array;
+    referenceSampleRate: number;
+    referenceText?: string;
+    numSteps: number;
+    extra?: Record<string, number | string>;
+  }
+  export class GenerationConfig {
+    constructor(options: GenerationConfigOptions);
+  }
+  /** `model` holds numThreads, provider and debug: top-level values are ignored. */
+  export interface OfflineTtsConfig {
+    model: Record<string, unknown> & { numThreads: number; provider: 'cpu'; debug: boolean };
+    maxNumSentences: number;
+  }
+  export interface GeneratedAudio {
+    samples: Float32Array;
+    sampleRate: number;
+  }
+  export class OfflineTts {
+    /** Loads on the libuv pool. */
+    static createAsync(config: OfflineTtsConfig): Promise<OfflineTts>;
+    readonly sampleRate: number;
+    /**
+     * Runs on the libuv pool. `onProgress` gets each chunk as it is made (copy it: its memory
+     * is freed when the callback returns); returning false stops the generation.
+     */
+    generateAsync(request: {
+      text: string;
+      generationConfig: GenerationConfig;
+      onProgress?: (info: { samples: Float32Array; progress: number }) => boolean;
+    }): Promise<GeneratedAudio>;
+  }
 }

@@ -4,6 +4,7 @@ import { referenceSampleRate } from '../audio/intake.js';
 import { encodeWav } from '../audio/wav.js';
 import type { Clock } from '../clock.js';
 import type { Transcriber } from '../audio/asr/transcriber.js';
+import type { Engine } from '../engines/engine.js';
 import type { EngineRouter } from '../engines/router.js';
 import { ConsentRequired, QuotaExceeded, VoiceNotFound } from '../errors.js';
 import type { BlobStore } from '../store/blobs.js';
@@ -64,7 +65,8 @@ export class VoiceService {
       const prepared: IntakeResult = await this.intake.read(request.audioField, request.audioData, originalFile);
       // The engine analyses the reference now (on its own thread, while the files are
       // written), so synthesis never has to.
-      const voicePrompt = this.engines.forModel(request.targetModel).prepareVoice(prepared.reference, request.text, request.language);
+      const engine = this.engines.forModel(request.targetModel, request.language);
+      const voicePrompt = this.transcriptFor(engine, request, prepared.speech16k).then((transcript) => engine.prepareVoice(prepared.reference, transcript, request.language));
       voicePrompt.catch(() => undefined);
       const fallbackReasons = [...prepared.fallbackReasons];
       if (request.text !== null) {
@@ -109,6 +111,16 @@ export class VoiceService {
       await Promise.all(blobKeys.map((key) => this.blobs.delete(key)));
       throw error;
     }
+  }
+
+  /** The reference's transcript: the client's `text`, else (for an engine that needs one) English ASR where installed. */
+  private async transcriptFor(engine: Engine, request: CreateVoiceRequest, speech16k: Float32Array[]): Promise<string | null> {
+    if (request.text !== null || !engine.needsTranscript || this.transcriber === null) return request.text;
+    if (request.language !== null && request.language !== 'en') return null;
+    const heard: string[] = [];
+    for (const piece of speech16k) heard.push((await this.transcriber.transcribe(piece)).trim());
+    const transcript = heard.filter((part) => part.length > 0).join(' ');
+    return transcript.length > 0 ? transcript : null;
   }
 
   list(account: Account, pageIndex: number, pageSize: number): Promise<VoicePage> {

@@ -1,0 +1,70 @@
+// The neural models Timbre knows how to install and run: where upstream publishes them, and
+// which files each needs (by role, as sherpa-onnx's config names them).
+
+export interface ModelFile {
+  /** sherpa-onnx config key. */
+  role: string;
+  /** File name in the upstream archive (found anywhere under it). */
+  file: string;
+  kind: 'onnx' | 'json' | 'text' | 'folder';
+}
+
+export interface Download {
+  /** Upstream release asset: a .tar.bz2 / .tar.gz archive, or a single file. */
+  url: string;
+  /**
+   * Its sha256. Null where it could not be pinned (the asset could not be downloaded where
+   * this build was made): `models pull` then needs `--sha256` from a source the operator
+   * trusts, and never installs an unverified download.
+   */
+  sha256: string | null;
+}
+
+export interface CatalogModel {
+  name: 'pocket-tts' | 'zipvoice';
+  description: string;
+  downloads: Download[];
+  files: ModelFile[];
+  languages: readonly string[];
+}
+
+export const catalog: readonly CatalogModel[] = [
+  {
+    name: 'pocket-tts',
+    description: 'Kyutai Pocket TTS (int8), zero-shot cloning from the reference audio alone; English',
+    downloads: [{ url: 'https://github.com/k2-fsa/sherpa-onnx/releases/download/tts-models/sherpa-onnx-pocket-tts-int8-2026-01-26.tar.bz2', sha256: null }],
+    files: [
+      { role: 'lmFlow', file: 'lm_flow.int8.onnx', kind: 'onnx' },
+      { role: 'lmMain', file: 'lm_main.int8.onnx', kind: 'onnx' },
+      { role: 'encoder', file: 'encoder.onnx', kind: 'onnx' },
+      { role: 'decoder', file: 'decoder.int8.onnx', kind: 'onnx' },
+      { role: 'textConditioner', file: 'text_conditioner.onnx', kind: 'onnx' },
+      { role: 'vocabJson', file: 'vocab.json', kind: 'json' },
+      { role: 'tokenScoresJson', file: 'token_scores.json', kind: 'json' },
+    ],
+    languages: ['en'],
+  },
+  {
+    name: 'zipvoice',
+    description: 'ZipVoice distill (int8) with the vocos 24 kHz vocoder; Chinese and English, needs the reference transcript',
+    downloads: [
+      { url: 'https://github.com/k2-fsa/sherpa-onnx/releases/download/tts-models/sherpa-onnx-zipvoice-distill-int8-zh-en-emilia.tar.bz2', sha256: null },
+      { url: 'https://github.com/k2-fsa/sherpa-onnx/releases/download/vocoder-models/vocos_24khz.onnx', sha256: null },
+    ],
+    files: [
+      { role: 'encoder', file: 'encoder.int8.onnx', kind: 'onnx' },
+      { role: 'decoder', file: 'decoder.int8.onnx', kind: 'onnx' },
+      { role: 'vocoder', file: 'vocos_24khz.onnx', kind: 'onnx' },
+      { role: 'tokens', file: 'tokens.txt', kind: 'text' },
+      { role: 'lexicon', file: 'lexicon.txt', kind: 'text' },
+      { role: 'dataDir', file: 'espeak-ng-data', kind: 'folder' },
+    ],
+    languages: ['zh', 'en'],
+  },
+];
+
+export type ModelName = CatalogModel['name'];
+
+export function catalogModel(name: string): CatalogModel | undefined {
+  return catalog.find((model) => model.name === name);
+}
