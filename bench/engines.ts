@@ -1,11 +1,22 @@
 // npm run bench:engines: the preview engine's real-time factor and time to first chunk,
-// beside the bare synthesizer (no adaptation) measured in the same run.
+// beside the bare synthesizer (no adaptation) measured in the same run; then each neural
+// engine beside calling sherpa-onnx directly with the same model. Neural weights are installed
+// from the models folder (TIMBRE_MODELS_DIR) when present; otherwise a synthetic Pocket TTS
+// model (random weights, the real contract) is generated, and the figures measure Timbre's
+// overhead only.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { collectAudio } from '../src/audio/types.js';
+import { catalogModel } from '../src/engines/neural/catalog.js';
+import { installedModels } from '../src/engines/neural/installed.js';
+import { PocketEngine } from '../src/engines/neural/pocket-engine.js';
+import { modelPaths } from '../src/engines/neural/sherpa-engine.js';
+import { sherpa } from '../src/engines/neural/sherpa.js';
 import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
+import { writeSyntheticPocketTts } from '../test/synthetic/pocket-tts.js';
 import { packageRoot } from '../src/paths.js';
 import { percentile, printTable } from './stats.js';
 
@@ -22,10 +33,10 @@ function decode(file: string): Float32Array {
   return samples;
 }
 
-async function measure(stream: () => AsyncIterable<Float32Array>, sampleRate: number): Promise<{ first: number[]; rtf: number[] }> {
+async function measure(stream: () => AsyncIterable<Float32Array>, sampleRate: number, times = runs): Promise<{ first: number[]; rtf: number[] }> {
   const first: number[] = [];
   const rtf: number[] = [];
-  for (let i = 0; i < runs; i += 1) {
+  for (let i = 0; i < times; i += 1) {
     const start = performance.now();
     let firstAt = NaN;
     let samples = 0;
@@ -57,4 +68,77 @@ try {
   console.log(`\nadaptation overhead (RTF p50, adapted / bare - 1): ${(overhead * 100).toFixed(1)} %`);
 } finally {
   await engine.close();
+}
+
+await benchPocket();
+
+async function benchPocket(): Promise<void> {
+  const modelsDir = process.env.TIMBRE_MODELS_DIR;
+  const installed = modelsDir ? installedModels(modelsDir).find((entry) => entry.model.name === 'pocket-tts') : undefined;
+  let folder = installed?.folder;
+  if (!folder) {
+    folder = mkdtempSync(join(tmpdir(), 'timbre-bench-pocket-'));
+    writeSyntheticPocketTts(folder);
+  }
+  const threads = availableParallelism();
+  const pocket = await PocketEngine.load({ folder, numThreads: threads, concurrency: 1, maxQueued: 4, voiceCacheCapacity: 50, numSteps: 5 });
+  // The same model loaded again, called directly: the baseline.
+  const paths = modelPaths(catalogModel('pocket-tts')!, folder);
+  const direct = await sherpa().OfflineTts.createAsync({
+    model: { pocket: { ...paths, voiceEmbeddingCacheCapacity: 50 }, numThreads: threads, provider: 'cpu', debug: false },
+    maxNumSentences: 1,
+  });
+  const reference = { samples: decode(join(packageRoot, 'test', '.audio', 'bench20.wav')), sampleRate: 24000 };
+  const prompt = await pocket.prepareVoice(reference, null, 'en');
+  const referenceAudio = reference.samples.subarray(0, 10 * 24000);
+  const directStream = async function* (): AsyncGenerator<Float32Array> {
+    const chunks: Float32Array[] = [];
+    let done = false;
+    let wake: (() => void) | null = null;
+    void direct
+      .generateAsync({
+        text,
+        generationConfig: new (sherpa().GenerationConfig)({ speed: 1, referenceAudio, referenceSampleRate: 24000, numSteps: 5, extra: { max_reference_audio_len: 10 } }),
+        onProgress: ({ samples }) => {
+          chunks.push(samples.slice());
+          wake?.();
+          return true;
+        },
+      })
+      .finally(() => {
+        done = true;
+        wake?.();
+      });
+    for (;;) {
+      const chunk = chunks.shift();
+      if (chunk) yield chunk;
+      else if (done) return;
+      else await new Promise<void>((resolve) => (wake = resolve));
+    }
+  };
+  await collectAudio(directStream(), 24000);
+  await collectAudio(pocket.synthesize(text, prompt, {}), 24000);
+  // Alternated run by run, so drift in the machine's load falls on both alike.
+  const baseline = { first: [] as number[], rtf: [] as number[] };
+  const ours = { first: [] as number[], rtf: [] as number[] };
+  for (let i = 0; i < runs; i += 1) {
+    for (const [into, stream] of [
+      [baseline, directStream],
+      [ours, () => pocket.synthesize(text, prompt, {})],
+    ] as const) {
+      const one = await measure(stream, 24000, 1);
+      into.first.push(...one.first);
+      into.rtf.push(...one.rtf);
+    }
+  }
+  const rows = [[`pocket-tts (${installed ? 'installed weights' : 'SYNTHETIC model: overhead only'}, ${threads} threads)`, 'RTF p50', 'RTF p95', 'first chunk p50 ms', 'first chunk p95 ms']];
+  for (const [label, result] of [['sherpa-onnx directly (baseline)', baseline], ['Timbre PocketEngine', ours]] as const) {
+    rows.push([label, percentile(result.rtf, 50).toFixed(4), percentile(result.rtf, 95).toFixed(4), percentile(result.first, 50).toFixed(1), percentile(result.first, 95).toFixed(1)]);
+  }
+  console.log('');
+  printTable(rows);
+  const overhead = percentile(ours.rtf, 50) / percentile(baseline.rtf, 50) - 1;
+  console.log(`
+Timbre's overhead on pocket-tts (RTF p50, engine / direct - 1): ${(overhead * 100).toFixed(1)} %${installed ? '' : ' (synthetic weights: this measures the engine wrapper, not speech quality or real model speed)'}`);
+  await pocket.close();
 }

@@ -129,8 +129,9 @@ export abstract class SherpaEngine implements Engine {
         }),
         onProgress: ({ samples }) => {
           if (stopped || signal?.aborted) return false;
-          const copy = new Float32Array(samples.length);
-          for (let i = 0; i < samples.length; i += 1) copy[i] = samples[i]! * gain;
+          // A copy: the native buffer is freed when this callback returns.
+          const copy = samples.slice();
+          if (gain !== 1) for (let i = 0; i < copy.length; i += 1) copy[i]! *= gain;
           chunks.push(copy);
           notify();
           return true;
