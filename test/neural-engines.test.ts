@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { PocketEngine } from '../src/engines/neural/pocket-engine.js';
 import { packageRoot } from '../src/paths.js';
-import { createBody, dataUrl, postJson, probeAudio, startTestServer, type TestServer } from './helpers.js';
+import { audioPath, createBody, dataUrl, postJson, probeAudio, startTestServer, type TestServer } from './helpers.js';
 import { timbreBin } from './process.js';
 import { RealtimeClient } from './realtime-client.js';
 import { GraphBuilder } from './synthetic/onnx-builder.js';
 import { pocketFiles, pocketSamplesPerFrame, writeSyntheticPocketTts } from './synthetic/pocket-tts.js';
+import { writeSyntheticZipVoice } from './synthetic/zipvoice.js';
 
 // The real load, generate and stream path of the Pocket TTS engine (sherpa-onnx-node), on
 // small synthetic ONNX models with random weights that honour the loader's contract
@@ -94,7 +95,12 @@ describe('Pocket TTS engine through the API (synthetic model)', () => {
   let realtimeVoice = '';
 
   before(async () => {
-    server = await startTestServer({ TIMBRE_MODELS_DIR: modelsDir, TIMBRE_NEURAL_THREADS: '1' });
+    // ZipVoice too, serving one model (the configuration names it); Pocket serves the rest.
+    const zipvoice = join(scratch, 'zipvoice');
+    writeSyntheticZipVoice(zipvoice);
+    const added = await timbre(['models', 'add', 'zipvoice', '--from', zipvoice, '--models-dir', modelsDir]);
+    assert.equal(added.code, 0, added.stderr);
+    server = await startTestServer({ TIMBRE_MODELS_DIR: modelsDir, TIMBRE_NEURAL_THREADS: '1', TIMBRE_ENGINES: 'qwen3-tts-vc-realtime-2025-11-27=zipvoice' });
     const created = await server.enroll(createBody({ target_model: 'qwen3-tts-vc-2026-01-22', preferred_name: 'pocket' }, dataUrl('human-en.wav')));
     assert.equal(created.status, 200, JSON.stringify(created.body));
     fileVoice = created.body.output.voice;
@@ -203,5 +209,49 @@ describe('Pocket TTS engine through the API (synthetic model)', () => {
     const english = await postJson(server, '/v1/audio/speech', { model: 'qwen3-tts-vc-2026-01-22', voice: fileVoice, input: 'Back to English.', response_format: 'wav' });
     assert.equal(english.headers.get('x-timbre-engine'), 'pocket-tts');
     await english.arrayBuffer();
+  });
+});
+
+describe('ZipVoice engine through the API (synthetic model)', () => {
+  const model = 'qwen3-tts-vc-realtime-2025-11-27';
+
+  it('needs the reference transcript: refuses a Chinese voice without text, saying why', async () => {
+    const refused = await server.enroll(createBody({ target_model: model, preferred_name: 'zv', language: 'zh' }, dataUrl('low.wav')));
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, 'InvalidParameter');
+    assert.match(refused.body.message, /served by zipvoice, which needs the transcript of the reference: send input\.text .*no speech recognizer is installed for language zh/);
+  });
+
+  it('takes the transcript from text, or from Moonshine for English, and keeps it with the voice', async () => {
+    const account = (await server.running.keys.authenticate(server.key))!;
+    const promptOf = async (voice: string) => JSON.parse((await server.running.repository.findVoice(account.id, voice))!.voicePrompt!) as { engine: string; referenceText: string };
+    const withText = await server.enroll(createBody({ target_model: model, preferred_name: 'zvtext', text: '我的声音', language: 'zh' }, dataUrl('low.wav')));
+    assert.equal(withText.status, 200, JSON.stringify(withText.body));
+    assert.deepEqual(await promptOf(withText.body.output.voice).then((prompt) => [prompt.engine, prompt.referenceText]), ['zipvoice', '我的声音']);
+    const heard = await server.enroll(createBody({ target_model: model, preferred_name: 'zvasr' }, dataUrl('human-en.wav')));
+    assert.equal(heard.status, 200, JSON.stringify(heard.body));
+    const prompt = await promptOf(heard.body.output.voice);
+    assert.equal(prompt.engine, 'zipvoice');
+    assert.match(prompt.referenceText.toLowerCase(), /[a-z]{3,}.*[a-z]{3,}/, `Moonshine's transcript: ${prompt.referenceText}`);
+  });
+
+  it('speaks Chinese and English in a realtime session', async () => {
+    const created = await server.enroll(createBody({ target_model: model, preferred_name: 'zvrt', text: readFileSync(audioPath('human-en.txt'), 'utf8').trim() }, dataUrl('human-en.wav')));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const voice = created.body.output.voice as string;
+    const client = await RealtimeClient.connect(server, model);
+    await client.waitFor('session.created');
+    client.send({ type: 'session.update', session: { voice, mode: 'commit', response_format: 'pcm', sample_rate: 24000 } });
+    await client.waitFor('session.updated');
+    client.send({ type: 'input_text_buffer.append', text: '你好世界。我的声音。 hello world, this is my voice.' });
+    client.send({ type: 'input_text_buffer.commit' });
+    const response = await client.waitFor('response.created');
+    assert.equal(response.response.engine, 'zipvoice');
+    const done = await client.waitFor('response.done');
+    assert.equal(done.response.status, 'completed');
+    const audio = client.audioOf(response.response.id);
+    assert.ok(audio.length / 2 / 24000 > 0.5, `${audio.length / 2 / 24000} s`);
+    client.send({ type: 'session.finish' });
+    await client.waitFor('session.finished');
   });
 });
