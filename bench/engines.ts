@@ -5,7 +5,7 @@
 // model (random weights, the real contract) is generated, and the figures measure Timbre's
 // overhead only.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
@@ -13,15 +13,17 @@ import { collectAudio } from '../src/audio/types.js';
 import { catalogModel } from '../src/engines/neural/catalog.js';
 import { installedModels } from '../src/engines/neural/installed.js';
 import { PocketEngine } from '../src/engines/neural/pocket-engine.js';
+import { ZipVoiceEngine } from '../src/engines/neural/zipvoice-engine.js';
 import { modelPaths } from '../src/engines/neural/sherpa-engine.js';
 import { sherpa } from '../src/engines/neural/sherpa.js';
 import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { writeSyntheticPocketTts } from '../test/synthetic/pocket-tts.js';
+import { writeSyntheticZipVoice } from '../test/synthetic/zipvoice.js';
 import { packageRoot } from '../src/paths.js';
 import { percentile, printTable } from './stats.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 20);
-const text =
+const benchText =
   'Please remember to water the plants on the balcony while I am away. The keys are in the blue bowl by the door, and the neighbours know you are coming on Friday.';
 const cacheDir = join(packageRoot, 'test', '.audio', 'cache');
 mkdirSync(cacheDir, { recursive: true });
@@ -55,10 +57,10 @@ try {
   await engine.ready();
   const prompt = await engine.prepareVoice({ samples: decode(join(packageRoot, 'test', '.audio', 'bench20.wav')), sampleRate: 24000 });
   // Warm both paths first, so neither pays the threads' first-use cost inside its figures.
-  await collectAudio(engine.synthesizeBare(text), engine.sampleRate);
-  await collectAudio(engine.synthesize(text, prompt, { language: 'en' }), engine.sampleRate);
-  const bare = await measure(() => engine.synthesizeBare(text), engine.sampleRate);
-  const adapted = await measure(() => engine.synthesize(text, prompt, { language: 'en' }), engine.sampleRate);
+  await collectAudio(engine.synthesizeBare(benchText), engine.sampleRate);
+  await collectAudio(engine.synthesize(benchText, prompt, { language: 'en' }), engine.sampleRate);
+  const bare = await measure(() => engine.synthesizeBare(benchText), engine.sampleRate);
+  const adapted = await measure(() => engine.synthesize(benchText, prompt, { language: 'en' }), engine.sampleRate);
   const rows = [['preview engine, one thread', 'RTF p50', 'RTF p95', 'first chunk p50 ms', 'first chunk p95 ms']];
   for (const [label, result] of [['bare espeak-ng (baseline)', bare], ['adapted to the voice', adapted]] as const) {
     rows.push([label, percentile(result.rtf, 50).toFixed(4), percentile(result.rtf, 95).toFixed(4), percentile(result.first, 50).toFixed(1), percentile(result.first, 95).toFixed(1)]);
@@ -70,27 +72,37 @@ try {
   await engine.close();
 }
 
-await benchPocket();
+await benchNeural('pocket-tts');
+await benchNeural('zipvoice');
 
-async function benchPocket(): Promise<void> {
+async function benchNeural(name: 'pocket-tts' | 'zipvoice'): Promise<void> {
   const modelsDir = process.env.TIMBRE_MODELS_DIR;
-  const installed = modelsDir ? installedModels(modelsDir).find((entry) => entry.model.name === 'pocket-tts') : undefined;
+  const installed = modelsDir ? installedModels(modelsDir).find((entry) => entry.model.name === name) : undefined;
   let folder = installed?.folder;
   if (!folder) {
-    folder = mkdtempSync(join(tmpdir(), 'timbre-bench-pocket-'));
-    writeSyntheticPocketTts(folder);
+    folder = mkdtempSync(join(tmpdir(), `timbre-bench-${name}-`));
+    if (name === 'pocket-tts') writeSyntheticPocketTts(folder);
+    // Its lexicon holds the words of the reference's transcript, so none goes through espeak.
+    else writeSyntheticZipVoice(folder, 2, readFileSync(join(packageRoot, 'test', '.audio', 'passage.txt'), 'utf8').split(/[^A-Za-z]+/));
   }
   const threads = availableParallelism();
-  const pocket = await PocketEngine.load({ folder, numThreads: threads, concurrency: 1, maxQueued: 4, voiceCacheCapacity: 50, numSteps: 5 });
+  const options = { folder, numThreads: threads, concurrency: 1, maxQueued: 4, voiceCacheCapacity: 50, numSteps: 5 };
+  const engine = name === 'pocket-tts' ? await PocketEngine.load(options) : await ZipVoiceEngine.load(options);
   // The same model loaded again, called directly: the baseline.
-  const paths = modelPaths(catalogModel('pocket-tts')!, folder);
+  const paths = modelPaths(catalogModel(name)!, folder);
   const direct = await sherpa().OfflineTts.createAsync({
-    model: { pocket: { ...paths, voiceEmbeddingCacheCapacity: 50 }, numThreads: threads, provider: 'cpu', debug: false },
+    model: { [name === 'pocket-tts' ? 'pocket' : 'zipvoice']: name === 'pocket-tts' ? { ...paths, voiceEmbeddingCacheCapacity: 50 } : paths, numThreads: threads, provider: 'cpu', debug: false },
     maxNumSentences: 1,
   });
   const reference = { samples: decode(join(packageRoot, 'test', '.audio', 'bench20.wav')), sampleRate: 24000 };
-  const prompt = await pocket.prepareVoice(reference, null, 'en');
-  const referenceAudio = reference.samples.subarray(0, 10 * 24000);
+  const referenceText = readFileSync(join(packageRoot, 'test', '.audio', 'passage.txt'), 'utf8').trim().toLowerCase();
+  const prompt = await engine.prepareVoice(reference, referenceText, 'en');
+  const keptSeconds = name === 'pocket-tts' ? 10 : 20;
+  const referenceAudio = reference.samples.subarray(0, keptSeconds * 24000);
+  const extras = name === 'pocket-tts' ? { extra: { max_reference_audio_len: 10 } } : { referenceText };
+  // The synthetic ZipVoice lexicon holds a few lowercase words; others go through espeak and
+  // are dropped (with a log line each), so its text uses those words.
+  const text = name === 'pocket-tts' || installed ? benchText : 'the small train crossed the valley slowly, carrying wood and letters to the villages beyond the hills. good morning, this is my voice, and it speaks from the reference.';
   const directStream = async function* (): AsyncGenerator<Float32Array> {
     const chunks: Float32Array[] = [];
     let done = false;
@@ -98,7 +110,7 @@ async function benchPocket(): Promise<void> {
     void direct
       .generateAsync({
         text,
-        generationConfig: new (sherpa().GenerationConfig)({ speed: 1, referenceAudio, referenceSampleRate: 24000, numSteps: 5, extra: { max_reference_audio_len: 10 } }),
+        generationConfig: new (sherpa().GenerationConfig)({ speed: 1, referenceAudio, referenceSampleRate: 24000, numSteps: 5, ...extras }),
         onProgress: ({ samples }) => {
           chunks.push(samples.slice());
           wake?.();
@@ -117,28 +129,27 @@ async function benchPocket(): Promise<void> {
     }
   };
   await collectAudio(directStream(), 24000);
-  await collectAudio(pocket.synthesize(text, prompt, {}), 24000);
+  await collectAudio(engine.synthesize(text, prompt, {}), 24000);
   // Alternated run by run, so drift in the machine's load falls on both alike.
   const baseline = { first: [] as number[], rtf: [] as number[] };
   const ours = { first: [] as number[], rtf: [] as number[] };
   for (let i = 0; i < runs; i += 1) {
     for (const [into, stream] of [
       [baseline, directStream],
-      [ours, () => pocket.synthesize(text, prompt, {})],
+      [ours, () => engine.synthesize(text, prompt, {})],
     ] as const) {
       const one = await measure(stream, 24000, 1);
       into.first.push(...one.first);
       into.rtf.push(...one.rtf);
     }
   }
-  const rows = [[`pocket-tts (${installed ? 'installed weights' : 'SYNTHETIC model: overhead only'}, ${threads} threads)`, 'RTF p50', 'RTF p95', 'first chunk p50 ms', 'first chunk p95 ms']];
-  for (const [label, result] of [['sherpa-onnx directly (baseline)', baseline], ['Timbre PocketEngine', ours]] as const) {
+  const rows = [[`${name} (${installed ? 'installed weights' : 'SYNTHETIC model: overhead only'}, ${threads} threads)`, 'RTF p50', 'RTF p95', 'first chunk p50 ms', 'first chunk p95 ms']];
+  for (const [label, result] of [['sherpa-onnx directly (baseline)', baseline], [`Timbre ${name} engine`, ours]] as const) {
     rows.push([label, percentile(result.rtf, 50).toFixed(4), percentile(result.rtf, 95).toFixed(4), percentile(result.first, 50).toFixed(1), percentile(result.first, 95).toFixed(1)]);
   }
   console.log('');
   printTable(rows);
   const overhead = percentile(ours.rtf, 50) / percentile(baseline.rtf, 50) - 1;
-  console.log(`
-Timbre's overhead on pocket-tts (RTF p50, engine / direct - 1): ${(overhead * 100).toFixed(1)} %${installed ? '' : ' (synthetic weights: this measures the engine wrapper, not speech quality or real model speed)'}`);
-  await pocket.close();
+  console.log(`\nTimbre's overhead on ${name} (RTF p50, engine / direct - 1): ${(overhead * 100).toFixed(1)} %${installed ? '' : ' (synthetic weights: this measures the engine wrapper, not speech quality or real model speed)'}`);
+  await engine.close();
 }

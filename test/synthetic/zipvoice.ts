@@ -98,7 +98,7 @@ function vocoder(random: () => number): Uint8Array {
 }
 
 /** Writes a complete synthetic ZipVoice model folder (vocoder included). */
-export function writeSyntheticZipVoice(folder: string, seed = 2): void {
+export function writeSyntheticZipVoice(folder: string, seed = 2, extraWords: string[] = []): void {
   if (!existsSync(systemEspeakData)) throw new Error(`${systemEspeakData} is missing: install the Debian package espeak-ng-data (scripts/setup-test-env.sh does)`);
   mkdirSync(folder, { recursive: true });
   const random = randomSource(seed);
@@ -106,7 +106,7 @@ export function writeSyntheticZipVoice(folder: string, seed = 2): void {
   // Id 0 is the space (a line holding only the id).
   writeFileSync(join(folder, zipvoiceFiles.tokens), ['0', ...table.map((token, index) => `${token} ${index + 1}`)].join('\n') + '\n');
   const lexicon = [
-    ...words.map((word) => `${word} ${[...word].join(' ')}`),
+    ...[...words, ...extraWords.map((word) => word.toLowerCase()).filter((word) => /^[a-z]+$/.test(word))].map((word) => `${word} ${[...word].join(' ')}`),
     ...chinese.map((character, index) => `${character} zh${index}`),
   ];
   writeFileSync(join(folder, zipvoiceFiles.lexicon), [...new Set(lexicon)].join('\n') + '\n');
