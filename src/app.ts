@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +8,9 @@ import { KeyService } from './accounts/keys.js';
 import { buildApi } from './api/server.js';
 import { openMoonshine, type Transcriber } from './audio/asr/transcriber.js';
 import { ReferenceIntake } from './audio/intake.js';
+import { resamplers } from './audio/resampler.js';
+import { WatermarkKey } from './audio/watermark.js';
+import { ProvenanceService } from './voices/provenance.js';
 import { referenceLimits } from './audio/reference.js';
 import { SpeechDetector } from './audio/vad.js';
 import { systemClock, type Clock } from './clock.js';
@@ -42,6 +46,8 @@ export interface RunningTimbre {
   engines: EngineRouter;
   speech: SpeechService;
   generatedAudio: GeneratedAudioStore;
+  /** The installation's watermark key; null when watermarking is off. */
+  watermark: WatermarkKey | null;
   /** The recognizer behind the reference-text check; null when none is installed. */
   transcriber: Transcriber | null;
   /** The key printed for a newcomer (first start, or read back from the key file), if any. */
@@ -139,7 +145,13 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   logger.info({ engines: engines.assignments(targetModels) }, 'engines serving each target model');
   const voices = new VoiceService(repository, blobs, intake, engines, clock, { quota: config.voiceQuota, requireConsent: config.requireConsent }, transcriber);
   const metrics = new Metrics(engines);
-  const speech = new SpeechService(repository, blobs, engines, clock, logger, (record) => metrics.synthesis(record));
+  // The installation's watermark key, shared by every node through the store.
+  // Made even while marking is off, so turning it on later keeps one key per installation.
+  const keyBytes = Buffer.from(await repository.settingOrInsert('watermark_key', randomBytes(32).toString('base64')), 'base64');
+  const watermarkKey = config.watermark ? new WatermarkKey(keyBytes, resamplers) : null;
+  if (!config.watermark) logger.warn('watermarking is off (TIMBRE_WATERMARK=false): outputs carry no mark and /v1/watermark/detect is refused');
+  const provenance = watermarkKey ? new ProvenanceService(repository, blobs, intake, watermarkKey, config.voiceQuota) : null;
+  const speech = new SpeechService(repository, blobs, engines, clock, logger, (record) => metrics.synthesis(record), watermarkKey);
   const generatedAudio = await GeneratedAudioStore.open(repository, blobs, clock, {
     lifetimeMs: config.audioLinkHours * 60 * 60 * 1000,
     sweepIntervalMs: Math.min(config.retentionIntervalSeconds * 1000, 10 * 60 * 1000),
@@ -162,7 +174,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   if (expired > 0) logger.info({ expired }, 'deleted voices unused beyond the retention period');
   retention.start();
 
-  const api = await buildApi({ logger, keys, voices, speech, generatedAudio, limiter, publicUrl: config.publicUrl || null, metrics, version: packageVersion });
+  const api = await buildApi({ logger, keys, voices, speech, generatedAudio, limiter, publicUrl: config.publicUrl || null, metrics, version: packageVersion, provenance });
   await api.listen({ port: config.port, host: config.host });
   const address = api.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -179,6 +191,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     speech,
     generatedAudio,
     transcriber,
+    watermark: watermarkKey,
     defaultKey,
     async close() {
       await retention.stop();

@@ -36,6 +36,13 @@ export const settings = {
     fallback: '3600',
     help: 'how often the retention job runs',
   },
+  watermark: {
+    env: 'TIMBRE_WATERMARK',
+    flag: 'watermark',
+    schema: bool,
+    fallback: 'true',
+    help: 'mark every synthesized output with an inaudible watermark naming the voice (turn off only where you must)',
+  },
   requireConsent: {
     env: 'TIMBRE_REQUIRE_CONSENT',
     flag: 'require-consent',

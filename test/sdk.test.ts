@@ -159,7 +159,8 @@ describe('SDK: speech', () => {
     const errors: TimbreApiError[] = [];
     session.onError = (error) => errors.push(error);
     session.commit(); // nothing to commit: an error event, the session goes on
-    session.append('One sentence that will be cancelled before it is finished, and then some more words to make it long.');
+    // Long enough that the response is still speaking when the cancel arrives.
+    session.append(Array.from({ length: 40 }, (_, i) => `Sentence number ${i + 1} goes on for a while before it ends.`).join(' '));
     session.commit();
     await session.next('response.audio.delta');
     session.cancel();

@@ -6,6 +6,8 @@ import { packageRoot } from '../paths.js';
 import type { KeyService } from '../accounts/keys.js';
 import type { RateLimiter } from '../accounts/rate-limit.js';
 import type { GeneratedAudioStore } from '../speech/generated-audio.js';
+import type { ProvenanceService } from '../voices/provenance.js';
+import { watermarkRoutes } from './watermark.js';
 import type { SpeechService } from '../speech/speech-service.js';
 import type { Metrics } from '../metrics.js';
 import type { VoiceService } from '../voices/enrollment.js';
@@ -27,6 +29,7 @@ export interface ApiDependencies {
   publicUrl: string | null;
   metrics: Metrics;
   version: string;
+  provenance: ProvenanceService | null;
 }
 
 // A data URL under 10 MB plus the JSON around it.
@@ -61,6 +64,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(fastifyStatic, { root: join(packageRoot, 'web'), prefix: '/', index: 'index.html' });
   await app.register(customizationRoutes, { voices: deps.voices });
   await app.register(openAiRoutes, { speech: deps.speech, voices: deps.voices, limiter: deps.limiter });
+  await app.register(watermarkRoutes, { provenance: deps.provenance });
   await app.register(realtimeRoutes, { speech: deps.speech, limiter: deps.limiter, keys: deps.keys });
   await app.register(synthesisRoutes, { speech: deps.speech, generatedAudio: deps.generatedAudio, limiter: deps.limiter, publicUrl: deps.publicUrl });
   return app;

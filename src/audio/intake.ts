@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { decodeFile } from './ffmpeg.js';
 import { fetchAudioUrl, type FetchPolicy } from './fetch-url.js';
 import { prepareReference, referenceLimits, speechPieces, type PreparedReference } from './reference.js';
-import { parseAudioData } from './source.js';
+import { anyOutputMediatypes, parseAudioData } from './source.js';
 import { vadSampleRate, type SpeechDetector } from './vad.js';
 
 /** Rate of stored references: what the neural engines take, and enough for any output. */
@@ -27,19 +27,25 @@ export class ReferenceIntake {
     private readonly options: IntakeOptions,
   ) {}
 
+  /** The bytes of `audio.data` (inline, or fetched under the URL policy) and their mediatype. */
+  private async bytesOf(field: string, data: string, accepted?: Record<string, string>): Promise<{ bytes: Buffer; mediatype: string }> {
+    const source = parseAudioData(field, data, accepted);
+    if (source.kind === 'inline') return { bytes: source.bytes, mediatype: source.mediatype };
+    const fetched = await fetchAudioUrl(source.url, this.options.fetchPolicy);
+    return { bytes: fetched.bytes, mediatype: fetched.contentType?.split(';')[0]?.trim() || 'application/octet-stream' };
+  }
+
+  /** Any audio (for the watermark detector): read or fetch, decode to 16 kHz mono, at most `maxSeconds`. */
+  async decode16k(field: string, data: string, scratchFile: string, maxSeconds: number): Promise<Float32Array> {
+    const { bytes } = await this.bytesOf(field, data, anyOutputMediatypes);
+    await writeFile(scratchFile, bytes, { mode: 0o600 });
+    const decoded = await decodeFile(scratchFile, [vadSampleRate], { maxSeconds, timeoutMs: this.options.decodeTimeoutMs });
+    return decoded.byRate.get(vadSampleRate)!.samples;
+  }
+
   /** Writes the original upload to `originalFile` (the caller keeps or removes it). */
   async read(field: string, data: string, originalFile: string): Promise<IntakeResult> {
-    const source = parseAudioData(field, data);
-    let bytes: Buffer;
-    let originalMediatype: string;
-    if (source.kind === 'inline') {
-      bytes = source.bytes;
-      originalMediatype = source.mediatype;
-    } else {
-      const fetched = await fetchAudioUrl(source.url, this.options.fetchPolicy);
-      bytes = fetched.bytes;
-      originalMediatype = fetched.contentType?.split(';')[0]?.trim() || 'application/octet-stream';
-    }
+    const { bytes, mediatype: originalMediatype } = await this.bytesOf(field, data);
     await writeFile(originalFile, bytes, { mode: 0o600 });
     // A little past the limit, so "longer than the limit" is visible in the decoded length.
     const decoded = await decodeFile(originalFile, [referenceSampleRate, vadSampleRate], {

@@ -15,8 +15,18 @@ const mediatypeAliases: Record<string, 'audio/wav' | 'audio/mpeg' | 'audio/mp4'>
   'audio/x-m4a': 'audio/mp4',
 };
 
+/** What the watermark detector also reads: every format Timbre itself can output. */
+export const anyOutputMediatypes: Record<string, string> = {
+  ...mediatypeAliases,
+  'audio/ogg': 'audio/ogg',
+  'audio/opus': 'audio/ogg',
+  'audio/webm': 'audio/webm',
+  'audio/flac': 'audio/flac',
+  'audio/aac': 'audio/aac',
+};
+
 export type AudioSource =
-  | { kind: 'inline'; mediatype: 'audio/wav' | 'audio/mpeg' | 'audio/mp4'; bytes: Buffer }
+  | { kind: 'inline'; mediatype: string; bytes: Buffer }
   | { kind: 'url'; url: URL };
 
 // Tolerant of the spaces the provider's own Python example writes: "data: audio/mpeg ;base64, ...".
@@ -24,13 +34,14 @@ const dataUrlHead = /^\s*data\s*:\s*([^;,\s]*)\s*;\s*base64\s*,/i;
 const base64Body = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Reads `audio.data`: a base64 data URL or an http(s) URL. */
-export function parseAudioData(field: string, data: string): AudioSource {
+export function parseAudioData(field: string, data: string, accepted: Record<string, string> = mediatypeAliases): AudioSource {
   const head = dataUrlHead.exec(data);
   if (head) {
     const declared = (head[1] ?? '').toLowerCase();
-    const mediatype = mediatypeAliases[declared];
+    const mediatype = accepted[declared];
     if (!mediatype) {
-      throw new InvalidField(field, `has mediatype ${JSON.stringify(declared)}; use audio/wav, audio/mpeg or audio/mp4`);
+      const names = [...new Set(Object.values(accepted))];
+      throw new InvalidField(field, `has mediatype ${JSON.stringify(declared)}; use ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`);
     }
     const encoded = data.slice(head[0].length).replace(/\s+/g, '');
     if (encoded.length >= maxEncodedBytes) {

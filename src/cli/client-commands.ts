@@ -148,6 +148,25 @@ export function addClientCommands(program: Command): void {
       }),
   );
 
+  const watermark = program.command('watermark').description('provenance of audio');
+  withClientFlags(
+    watermark
+      .command('detect')
+      .description('is FILE (or URL) speech this server made, and from which of your voices? exit 0 when marked, 1 when not (like grep)')
+      .argument('<file>', 'audio file (wav, mp3, m4a, ogg/opus, flac, aac) or public URL'),
+  ).action((file: string, options: Record<string, unknown>) =>
+    run(async () => {
+      const verdict = await clientFrom(options).watermark.detect(file);
+      if (options.json) process.stdout.write(`${JSON.stringify(verdict)}\n`);
+      else if (!verdict.watermarked) process.stdout.write(`no Timbre watermark of this server found (confidence it is marked: ${verdict.confidence.toFixed(3)})\n`);
+      else {
+        const whose = verdict.voice ? `made with your voice ${verdict.voice} (account ${verdict.account})` : 'made by this server, with a voice of another account';
+        process.stdout.write(`watermarked: ${whose}; confidence ${verdict.confidence.toFixed(6)}\n`);
+      }
+      process.exitCode = verdict.watermarked ? exitCodes.ok : exitCodes.failure;
+    }),
+  );
+
   withClientFlags(
     program
       .command('say')

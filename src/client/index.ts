@@ -109,10 +109,12 @@ export class TimbreClient {
   readonly voices: VoicesApi;
   readonly speech: SpeechApi;
   readonly realtime: { connect: (options: RealtimeOptions) => Promise<RealtimeSession> };
+  readonly watermark: WatermarkApi;
 
   constructor(readonly options: TimbreClientOptions) {
     this.voices = new VoicesApi(this);
     this.speech = new SpeechApi(this);
+    this.watermark = new WatermarkApi(this);
     this.realtime = { connect: (realtime) => RealtimeSession.open(this.baseUrl, options.apiKey, realtime) };
   }
 
@@ -139,18 +141,46 @@ export class TimbreClient {
 
 const customizationPath = '/api/v1/services/audio/tts/customization';
 
+const outputExtensionTypes: Record<string, string> = { ...extensionTypes, '.ogg': 'audio/ogg', '.opus': 'audio/ogg', '.flac': 'audio/flac', '.aac': 'audio/aac', '.webm': 'audio/webm' };
+
+/** `audio.data` for a file path, bytes or a public URL. */
+async function audioData(audio: string | Buffer | URL, mediatype: string | undefined, types: Record<string, string>): Promise<string> {
+  if (audio instanceof URL || (typeof audio === 'string' && /^https?:\/\//i.test(audio))) return String(audio);
+  const bytes = typeof audio === 'string' ? await readFile(audio) : audio;
+  const type = mediatype ?? (typeof audio === 'string' ? types[extname(audio).toLowerCase()] : undefined) ?? sniffMediatype(bytes);
+  return `data:${type};base64,${bytes.toString('base64')}`;
+}
+
+export interface WatermarkVerdict {
+  watermarked: boolean;
+  /** The voice, only when it is one of the caller's own (live or deleted). */
+  voice: string | null;
+  account: string | null;
+  confidence: number;
+  requestId: string;
+}
+
+export class WatermarkApi {
+  constructor(private readonly client: TimbreClient) {}
+
+  /** Was this audio made by the server, and from which of the caller's voices? */
+  async detect(audio: string | Buffer | URL, mediatype?: string): Promise<WatermarkVerdict> {
+    const body = (await (await this.client.request('/v1/watermark/detect', { audio: { data: await audioData(audio, mediatype, outputExtensionTypes) } })).json()) as {
+      watermarked: boolean;
+      voice: string | null;
+      account: string | null;
+      confidence: number;
+      request_id: string;
+    };
+    return { watermarked: body.watermarked, voice: body.voice, account: body.account, confidence: body.confidence, requestId: body.request_id };
+  }
+}
+
 export class VoicesApi {
   constructor(private readonly client: TimbreClient) {}
 
   async create(options: CreateVoiceOptions): Promise<CreatedVoice> {
-    let data: string;
-    if (options.audio instanceof URL || (typeof options.audio === 'string' && /^https?:\/\//i.test(options.audio))) {
-      data = String(options.audio);
-    } else {
-      const bytes = typeof options.audio === 'string' ? await readFile(options.audio) : options.audio;
-      const mediatype = options.mediatype ?? (typeof options.audio === 'string' ? extensionTypes[extname(options.audio).toLowerCase()] : undefined) ?? sniffMediatype(bytes);
-      data = `data:${mediatype};base64,${bytes.toString('base64')}`;
-    }
+    const data = await audioData(options.audio, options.mediatype, extensionTypes);
     const input: Record<string, unknown> = {
       action: 'create',
       target_model: options.targetModel ?? 'qwen3-tts-vc-realtime-2026-01-15',

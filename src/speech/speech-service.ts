@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { watermarked, type WatermarkKey } from '../audio/watermark.js';
 import { decodeWav } from '../audio/wav.js';
 import type { Clock } from '../clock.js';
 import type { Engine, VoicePrompt } from '../engines/engine.js';
@@ -80,6 +81,8 @@ export class SpeechService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly observe: (record: SynthesisRecord) => void = () => undefined,
+    /** Marks every output with the voice's watermark; null where the operator turned it off. */
+    private readonly watermark: WatermarkKey | null = null,
   ) {}
 
   /** The caller's voice, checked against the model the client named. */
@@ -127,8 +130,10 @@ export class SpeechService {
         this.repository.recordUsage({ accountId: request.account.id, kind: 'speech.characters', count: characters, voice: voice.name, at: now }),
       ]);
     const options = { language, speechRate: request.speechRate, pitchRate: request.pitchRate, volume: request.volume, signal: request.signal };
+    const spoken = crossfaded(sentences.map((sentence) => () => engine.synthesize(sentence, prompt, options)), Math.round(speechLimits.crossfadeSeconds * engine.sampleRate));
+    const marked = this.watermark ? watermarked(spoken, this.watermark.markFor({ accountId: request.account.id, voiceName: voice.name }, engine.sampleRate), engine.sampleRate) : spoken;
     const audio = this.logged(
-      recordingAfterFirstChunk(crossfaded(sentences.map((sentence) => () => engine.synthesize(sentence, prompt, options)), Math.round(speechLimits.crossfadeSeconds * engine.sampleRate)), record),
+      recordingAfterFirstChunk(marked, record),
       { engine: engine.id, voice: voice.name, characters, sentences: sentences.length, sampleRate: engine.sampleRate },
     );
     return { voice, engine, sampleRate: engine.sampleRate, characters, sentences, audio };
