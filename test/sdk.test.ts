@@ -165,7 +165,7 @@ describe('SDK: speech', () => {
     await session.next('response.audio.delta');
     session.cancel();
     const done = await session.next('response.done', session.events.findIndex((event) => event.type === 'response.created'));
-    assert.equal((done.response as { status: string }).status, 'cancelled');
+    assert.equal((done.response as { status: string }).status, 'cancelled', session.events.map((event) => event.type).join(' '));
     assert.equal(errors.length, 1);
     await session.finish();
     const refused = await client.realtime.connect({ voice: fileVoice }).catch((error: unknown) => error);
