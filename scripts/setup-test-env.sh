@@ -10,6 +10,7 @@ declare -A needed=(
   [python3-requests]=/usr/lib/python3/dist-packages/requests/__init__.py
   [curl]=/usr/bin/curl
   [bzip2]=/usr/bin/bzip2
+  [postgresql]=/usr/share/doc/postgresql
   [chromium]=/usr/bin/chromium
   [asterisk-core-sounds-en]=/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz
   [asterisk-core-sounds-en-g722]=/usr/share/asterisk/sounds/en_US_f_Allison/demo-instruct.g722

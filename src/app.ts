@@ -27,7 +27,9 @@ import { SpeechService } from './speech/speech-service.js';
 import { Metrics } from './metrics.js';
 import { packageVersion } from './paths.js';
 import { targetModels } from './voices/rules.js';
-import { FileBlobStore } from './store/blobs.js';
+import { FileBlobStore, type BlobStore } from './store/blobs.js';
+import { DatabaseBlobStore } from './store/pg-blobs.js';
+import { openPostgres } from './store/postgres.js';
 import { KyselyRepository } from './store/kysely-repository.js';
 import type { Repository } from './store/repository.js';
 import { openSqlite } from './store/sqlite.js';
@@ -66,13 +68,22 @@ export function defaultKeyFile(dataDir: string): string {
   return join(dataDir, 'default-api-key');
 }
 
-/** Opens the embedded store (SQLite file + blob folder) in the data dir. */
-export async function openStore(config: Config): Promise<{ repository: Repository; blobs: FileBlobStore }> {
+/**
+ * Opens the store: PostgreSQL with blobs in it when TIMBRE_DATABASE_URL is set (every node
+ * shares it), else the embedded SQLite file and blob folder in the data dir.
+ */
+export async function openStore(config: Config): Promise<{ repository: Repository; blobs: BlobStore & { init(): Promise<void> }; shared: boolean }> {
   await mkdir(config.dataDir, { recursive: true });
+  if (config.databaseUrl) {
+    const repository = new KyselyRepository(await openPostgres(config.databaseUrl), 'postgres');
+    const blobs = new DatabaseBlobStore(repository.database, config.dataDir);
+    await blobs.init();
+    return { repository, blobs, shared: true };
+  }
   const repository = new KyselyRepository(await openSqlite(join(config.dataDir, 'timbre.db')));
   const blobs = new FileBlobStore(config.dataDir);
   await blobs.init();
-  return { repository, blobs };
+  return { repository, blobs, shared: false };
 }
 
 /** On a store with no keys, issues one for account `default` and keeps it in a 0600 file. */
@@ -129,7 +140,7 @@ async function loadNeuralEngines(config: Config, logger: Logger): Promise<Engine
 export async function startTimbre(config: Config, options: StartOptions = {}): Promise<RunningTimbre> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const { repository, blobs } = await openStore(config);
+  const { repository, blobs, shared } = await openStore(config);
   const keys = new KeyService(repository, clock);
   const defaultKey = await ensureNewcomerKey(keys, config.dataDir);
   const detector = new SpeechDetector(join(config.modelsDir, 'silero_vad.onnx'), referenceLimits.maxReferenceSeconds);
@@ -160,8 +171,9 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   await generatedAudio.sweepExpired();
   generatedAudio.start();
   const limiter = new RateLimiter(config.rateLimitPerMinute, clock);
-  // Nothing is in flight before the server listens, so every unreferenced file is an orphan.
-  const swept = await voices.sweepOrphans(0);
+  // Alone on SQLite, nothing is in flight before the server listens, so every unreferenced
+  // file is an orphan; on a shared database other nodes may be mid-create, so only old ones are.
+  const swept = await voices.sweepOrphans(shared ? 60 * 60 * 1000 : 0);
   if (swept > 0) logger.info({ swept }, 'removed files left by an interrupted create');
   const retention = new RetentionJob(
     repository,

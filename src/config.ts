@@ -18,6 +18,13 @@ const cidrList = z
 export const settings = {
   port: { env: 'PORT', flag: 'port', schema: port, fallback: '8080', help: 'TCP port to listen on (0 picks a free one)' },
   host: { env: 'HOST', flag: 'host', schema: z.string().min(1), fallback: '127.0.0.1', help: 'address to listen on' },
+  databaseUrl: {
+    env: 'TIMBRE_DATABASE_URL',
+    flag: 'database-url',
+    schema: z.union([z.literal(''), z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')]),
+    fallback: '',
+    help: 'PostgreSQL shared by several nodes, e.g. postgres://user:pass@db/timbre (default: SQLite and files in the data dir)',
+  },
   dataDir: { env: 'TIMBRE_DATA_DIR', flag: 'data-dir', schema: z.string().min(1), fallback: './data', help: 'folder for the SQLite database and audio files' },
   logLevel: {
     env: 'TIMBRE_LOG_LEVEL',

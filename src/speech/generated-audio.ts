@@ -73,8 +73,12 @@ export class GeneratedAudioStore {
     return this.blobs.get(record.blob);
   }
 
-  /** Deletes expired audio; returns how many files went. */
+  /** Deletes expired audio; returns how many files went. One node at a time does it. */
   async sweepExpired(): Promise<number> {
+    return (await this.repository.runExclusive('generated-audio-sweep', () => this.sweepExpiredNow())) ?? 0;
+  }
+
+  private async sweepExpiredNow(): Promise<number> {
     let deleted = 0;
     for (;;) {
       const expired = await this.repository.findExpiredGeneratedAudio(this.clock.now(), batchSize);

@@ -53,7 +53,31 @@ function toVoiceRow(voice: VoiceRecord): VoicesTable {
 
 /** The repository over any Kysely dialect; SQL that differs by dialect is kept out of here. */
 export class KyselyRepository implements Repository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
+  ) {}
+
+  /** The Kysely instance, for stores that share the database (blobs on PostgreSQL). */
+  get database(): Kysely<Database> {
+    return this.db;
+  }
+
+  async runExclusive<T>(job: string, work: () => Promise<T>): Promise<T | null> {
+    if (this.dialect === 'sqlite') return work();
+    // A session-level advisory lock on one pooled connection: the job's own queries run on
+    // others, and a node that finds the lock taken skips this pass.
+    return this.db.connection().execute(async (connection) => {
+      const key = sql<number>`hashtext(${`timbre:${job}`})`;
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${key}) as locked`.execute(connection);
+      if (!rows[0]?.locked) return null;
+      try {
+        return await work();
+      } finally {
+        await sql`select pg_advisory_unlock(${key})`.execute(connection);
+      }
+    });
+  }
 
   async ensureAccount(name: string, now: number): Promise<Account> {
     await this.db
@@ -114,6 +138,7 @@ export class KyselyRepository implements Repository {
   }
 
   async insertVoiceWithinQuota(voice: VoiceRecord, quota: number, actor: string): Promise<InsertVoiceOutcome> {
+    if (this.dialect === 'postgres') return this.insertVoiceWithinQuotaLocked(voice, quota, actor);
     return this.db.transaction().execute(async (trx) => {
       // One INSERT ... SELECT ... WHERE count < quota: the check and the write are a single
       // statement, so two writers (even two processes on one SQLite file) cannot both pass it.
@@ -135,6 +160,25 @@ export class KyselyRepository implements Repository {
         const count = await trx.selectFrom('voices').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', voice.accountId).executeTakeFirstOrThrow();
         return { inserted: false as const, voiceCount: Number(count.n) };
       }
+      await trx
+        .insertInto('usage_ledger')
+        .values({ id: randomUUID(), account_id: voice.accountId, kind: 'voice.create', count: 1, voice: voice.name, at: voice.createdAt })
+        .execute();
+      await auditVoice(trx, voice.accountId, voice.name, 'created', actor, voice.createdAt, voice.consent);
+      return { inserted: true as const };
+    });
+  }
+
+  /**
+   * PostgreSQL: the account's row is locked for the transaction, so creates for one account
+   * on any number of nodes count and insert one at a time.
+   */
+  private async insertVoiceWithinQuotaLocked(voice: VoiceRecord, quota: number, actor: string): Promise<InsertVoiceOutcome> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.selectFrom('accounts').select('id').where('id', '=', voice.accountId).forUpdate().executeTakeFirst();
+      const count = await trx.selectFrom('voices').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', voice.accountId).executeTakeFirstOrThrow();
+      if (Number(count.n) >= quota) return { inserted: false as const, voiceCount: Number(count.n) };
+      await trx.insertInto('voices').values(toVoiceRow(voice)).execute();
       await trx
         .insertInto('usage_ledger')
         .values({ id: randomUUID(), account_id: voice.accountId, kind: 'voice.create', count: 1, voice: voice.name, at: voice.createdAt })

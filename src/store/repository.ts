@@ -104,6 +104,12 @@ export interface Repository {
   findExpiredGeneratedAudio(now: number, limit: number): Promise<GeneratedAudioRecord[]>;
   deleteGeneratedAudio(id: string): Promise<void>;
 
+  /**
+   * Runs `work` unless another node is running the same job (PostgreSQL advisory lock);
+   * returns null when it skipped. SQLite has one node: it always runs.
+   */
+  runExclusive<T>(job: string, work: () => Promise<T>): Promise<T | null>;
+
   /** The value stored under `name`, storing `proposed` first if there is none (atomic: every node gets the same value). */
   settingOrInsert(name: string, proposed: string): Promise<string>;
 

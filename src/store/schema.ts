@@ -63,6 +63,12 @@ export interface VoiceAuditTable {
   consent: string | null;
 }
 
+export interface BlobsTable {
+  key: string;
+  bytes: Buffer;
+  created_at: number;
+}
+
 export interface ServerSettingsTable {
   name: string;
   value: string;
@@ -76,4 +82,5 @@ export interface Database {
   generated_audio: GeneratedAudioTable;
   server_settings: ServerSettingsTable;
   voice_audit: VoiceAuditTable;
+  blobs: BlobsTable;
 }

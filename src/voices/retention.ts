@@ -21,7 +21,8 @@ export class RetentionJob {
     private readonly policy: RetentionPolicy,
     onError: (error: unknown) => void,
   ) {
-    this.task = new PeriodicTask(() => this.pass(), policy.intervalMs, onError);
+    // Safe on every node at once: one of them runs each pass, the others skip it.
+    this.task = new PeriodicTask(async () => (await repository.runExclusive('retention', () => this.pass())) ?? 0, policy.intervalMs, onError);
   }
 
   /** One pass; returns how many voices it deleted. Concurrent calls share one pass. */
