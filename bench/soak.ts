@@ -21,7 +21,7 @@ export interface SoakInterval {
 
 export interface SoakResult {
   intervals: SoakInterval[];
-  /** RSS after warm-up and at the end. */
+  /** RSS after warm-up (half the run, at most a minute) and at the end. */
   startRssMb: number;
   endRssMb: number;
   p99Ms: number;
@@ -99,7 +99,9 @@ export async function soak(options: { seconds: number; rate: number; createShare
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
     while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    const afterWarmup = intervals[Math.min(intervals.length - 1, 1)]!;
+    // The heap grows for the first minute (V8 sizing its young generation, pools filling) and
+    // then holds: warm-up is the first half of a short run, the first minute of a long one.
+    const afterWarmup = intervals[Math.max(0, Math.min(Math.floor(intervals.length / 2), Math.ceil(60 / intervalSeconds)) - 1)]!;
     const total = intervals.reduce((sum, interval) => sum + interval.requests, 0);
     return {
       intervals,
