@@ -31,7 +31,7 @@ import { FileBlobStore, type BlobStore } from './store/blobs.js';
 import { DatabaseBlobStore } from './store/pg-blobs.js';
 import { openPostgres } from './store/postgres.js';
 import { KyselyRepository } from './store/kysely-repository.js';
-import type { Repository } from './store/repository.js';
+import type { Repository, VoiceRecord } from './store/repository.js';
 import { openSqlite } from './store/sqlite.js';
 import { VoiceService } from './voices/enrollment.js';
 import { RetentionJob } from './voices/retention.js';
@@ -154,13 +154,16 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');
   const engines = routeEngines(config, [engine, ...neural]);
   logger.info({ engines: engines.assignments(targetModels) }, 'engines serving each target model');
-  const voices = new VoiceService(repository, blobs, intake, engines, clock, { quota: config.voiceQuota, requireConsent: config.requireConsent }, transcriber);
-  const metrics = new Metrics(engines);
   // The installation's watermark key, shared by every node through the store.
   // Made even while marking is off, so turning it on later keeps one key per installation.
   const keyBytes = Buffer.from(await repository.settingOrInsert('watermark_key', randomBytes(32).toString('base64')), 'base64');
   const watermarkKey = config.watermark ? new WatermarkKey(keyBytes, resamplers) : null;
   if (!config.watermark) logger.warn('watermarking is off (TIMBRE_WATERMARK=false): outputs carry no mark and /v1/watermark/detect is refused');
+  // A new voice's watermark is computed now, not on its first synthesis (15-20 ms of CPU).
+  const prepareMark = (voice: VoiceRecord) =>
+    void watermarkKey?.markFor({ accountId: voice.accountId, voiceName: voice.name }, engines.forModel(voice.targetModel, voice.language).sampleRate).catch(() => undefined);
+  const voices = new VoiceService(repository, blobs, intake, engines, clock, { quota: config.voiceQuota, requireConsent: config.requireConsent }, transcriber, prepareMark);
+  const metrics = new Metrics(engines);
   const provenance = watermarkKey ? new ProvenanceService(repository, blobs, intake, watermarkKey, config.voiceQuota) : null;
   const speech = new SpeechService(repository, blobs, engines, clock, logger, (record) => metrics.synthesis(record), watermarkKey);
   const generatedAudio = await GeneratedAudioStore.open(repository, blobs, clock, {

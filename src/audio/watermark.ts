@@ -255,10 +255,18 @@ export class StreamWatermarker {
   }
 }
 
-/** Marks a stream of chunks at `sampleRate`. */
+/** Marks a stream of chunks at `sampleRate`; the engine starts on its first chunk while the mark is made. */
 export async function* watermarked(chunks: AsyncIterable<Float32Array>, mark: Promise<Float32Array>, sampleRate: number): AsyncGenerator<Float32Array> {
-  const marker = new StreamWatermarker(await mark, sampleRate);
-  for await (const chunk of chunks) yield marker.process(chunk);
+  const source = chunks[Symbol.asyncIterator]();
+  try {
+    const [first, period] = await Promise.all([source.next(), mark]);
+    const marker = new StreamWatermarker(period, sampleRate);
+    if (first.done) return;
+    yield marker.process(first.value);
+    for (let next = await source.next(); !next.done; next = await source.next()) yield marker.process(next.value);
+  } finally {
+    await source.return?.();
+  }
 }
 
 /** Band-limited, loudness-normalised excerpt folded onto one period. */

@@ -51,6 +51,8 @@ export class VoiceService {
     private readonly rules: EnrollmentRules,
     /** Checks `text` against the speech; null when no recognizer is installed. */
     private readonly transcriber: Transcriber | null,
+    /** Told of each new voice once it is stored (e.g. to prepare its watermark before its first synthesis). */
+    private readonly onCreated: (voice: VoiceRecord) => void = () => undefined,
   ) {}
 
   async create(account: Account, request: CreateVoiceRequest): Promise<CreatedVoice> {
@@ -105,6 +107,7 @@ export class VoiceService {
       };
       const outcome = await this.repository.insertVoiceWithinQuota(voice, this.rules.quota, request.actor);
       if (!outcome.inserted) throw new QuotaExceeded(this.rules.quota, outcome.voiceCount);
+      this.onCreated(voice);
       return { voice, fallbackReason: voice.fallbackReason };
     } catch (error) {
       await rm(originalFile, { force: true });
