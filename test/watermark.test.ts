@@ -138,11 +138,12 @@ describe('watermark: robust detection of every output', () => {
   });
 
   // Moonshine-tiny on espeak-ng speech is chaotic: a 0.2 dB gain change alone rewrites up to
-  // a fifth of the words of some outputs (measured 0-22 % per sentence; 1-4 % on average),
-  // and the mark rewrites 1-11 % on average across runs. "Unchanged" is therefore held as:
-  // the marked outputs are understood as well as the unmarked ones (mean WER against the
-  // text within 5 points; measured -0.3 to +2.1); every figure is printed.
-  it('is quiet (mark-to-signal about -26 dB) and does not make Moonshine understand the output worse', async (t) => {
+  // a fifth of the words of some outputs (measured 0-22 % per sentence, 1-4 % on average).
+  // "Unchanged" is therefore held against that floor: the mark changes transcripts no more
+  // than the gain change does (within 5 points; measured 4.2-6.7 % vs 4.1-4.3 %), and the
+  // marked outputs are understood as well as the unmarked ones (mean WER against the text
+  // within 5 points; measured +1.9 to +2.4). Every figure is printed.
+  it('is quiet (mark-to-signal about -27 dB) and changes Moonshine\'s transcript no more than a 0.2 dB gain change', async (t) => {
     const engine = server.running.engine as PreviewEngine;
     const transcriber = server.running.transcriber!;
     const hear = async (samples: Float32Array) => normaliseForComparison(await transcriber.transcribe(await resample({ samples, sampleRate: engine.sampleRate }, 16000)));
@@ -161,7 +162,7 @@ describe('watermark: robust detection of every output', () => {
           added += (marked[i]! - plain[i]!) ** 2;
         }
         const snr = 10 * Math.log10(added / signal);
-        assert.ok(snr < -24 && snr > -30, `mark-to-signal ${snr} dB`);
+        assert.ok(snr < -24 && snr > -34, `mark-to-signal ${snr} dB`);
         const truth = normaliseForComparison(text);
         const [heardPlain, heardMarked, heardQuieter] = [await hear(plain), await hear(marked), await hear(plain.map((sample) => sample * 0.98))];
         totals.plain += wordErrorRate(truth, heardPlain);
@@ -177,6 +178,7 @@ describe('watermark: robust detection of every output', () => {
     t.diagnostic(`mean WER against the text: unmarked ${percent(totals.plain)}, marked ${percent(totals.marked)} (${totals.cases} outputs)`);
     t.diagnostic(`words changed by the mark ${percent(totals.markChange)}; by a 0.2 dB gain change ${percent(totals.gainChange)}`);
     assert.ok(mean(totals.marked) <= mean(totals.plain) + 0.05, 'the mark does not make the speech harder to understand');
+    assert.ok(mean(totals.markChange) <= mean(totals.gainChange) + 0.05, 'the mark changes transcripts no more than an inaudible gain change does');
   });
 });
 

@@ -1,18 +1,21 @@
-// An inaudible watermark on every synthesized output: direct-sequence spread spectrum.
+// An inaudible watermark on every synthesized output: direct-sequence spread spectrum,
+// shaped band by band under the speech.
 //
-// The mark is keyed noise, band-limited to 500-3800 Hz and periodic with a period of one
-// second (a whole number of samples at 16, 22.05 and 24 kHz), added to the speech at a level
-// that follows the speech's own short-term loudness (silence stays silent), about 26 dB below
-// it. Two sequences are summed: one every mark of this installation carries (presence), and
-// one keyed by HMAC(installation key, account id / voice name) (identity). The band survives
-// resampling to 16 kHz and 8 kHz, and mp3 and opus at 64 kbps; correlation ignores gain.
+// The mark is keyed noise, periodic with a period of one second (a whole number of samples at
+// 16, 22.05 and 24 kHz), split into four bands between 500 and 3800 Hz. Each band of the mark
+// follows the loudness of the same band of the speech, about 26 dB below it: where the speech
+// is quiet in a band (silence, or the highs of a vowel) the mark is too, so it neither shows
+// nor changes what a recognizer hears. Two sequences are summed: one every mark of this
+// installation carries (presence), and one keyed by HMAC(installation key, account id / voice
+// name) (identity). The band survives resampling to 16 kHz and 8 kHz, and mp3 and opus at
+// 64 kbps; correlation ignores gain.
 //
-// Detection resamples to 16 kHz, band-limits, divides by the local loudness (so loud and quiet
-// passages weigh alike), folds the excerpt onto one period and cross-correlates it with the
-// presence sequence at all 16000 shifts (an FFT). The best shift, in units of the spread of
-// all shifts' correlations (a robust z-score), must exceed 6.5: unmarked audio gets there by
-// chance about once in a million excerpts. At that shift each candidate voice's identity
-// sequence is scored the same way.
+// Detection resamples to 16 kHz, splits the same four bands and divides each by its local
+// loudness (undoing the shaping and flattening the speech), folds the excerpt onto one period
+// and cross-correlates it with the presence sequence at all 16000 shifts (an FFT). The best
+// shift, in units of the spread of all shifts' correlations (a robust z-score), must exceed
+// 6.5: unmarked audio gets there by chance about once in a million excerpts. At that shift
+// each candidate voice's identity sequence is scored the same way.
 //
 // Hand-written because no maintained npm package does audio watermarking; the DSP under it is
 // the FFT from fft.js and libsamplerate (resampling the sequences to the engine's rate).
@@ -25,19 +28,14 @@ const detectionRate = 16000;
 /** One second: whole samples at every engine rate. */
 const periodSeconds = 1;
 const period16k = detectionRate * periodSeconds;
-const bandLowHz = 500;
-const bandHighHz = 3800;
-/** Mark level relative to the speech's short-term RMS. */
+/** The mark's bands (Hz): each follows the same band of the speech. */
+const bandEdges = [500, 1000, 1700, 2600, 3800];
+const bandCount = bandEdges.length - 1;
+/** Mark level relative to the speech's short-term RMS in each band. */
 const defaultStrength = 0.05;
 const presenceThreshold = 6.5;
 const identityThreshold = 5;
 const firTaps = 127;
-/**
- * The mark's spectrum falls like speech's (a one-pole tilt, about -6 dB per octave), so it
- * stays the same distance below the speech in every band; the detector undoes the tilt
- * (pre-emphasis), which also flattens the speech and helps the correlation.
- */
-const tilt = 0.9;
 
 export interface WatermarkIdentity {
   accountId: string;
@@ -49,11 +47,11 @@ function identityLabel(identity: WatermarkIdentity): string {
 }
 
 /** Windowed-sinc band-pass FIR (Blackman window). */
-function bandPassTaps(sampleRate: number): Float64Array {
+function bandPassTaps(lowHz: number, highHz: number, sampleRate: number): Float64Array {
   const taps = new Float64Array(firTaps);
   const middle = (firTaps - 1) / 2;
-  const low = bandLowHz / sampleRate;
-  const high = bandHighHz / sampleRate;
+  const low = lowHz / sampleRate;
+  const high = highHz / sampleRate;
   for (let i = 0; i < firTaps; i += 1) {
     const n = i - middle;
     const ideal = n === 0 ? 2 * (high - low) : (Math.sin(2 * Math.PI * high * n) - Math.sin(2 * Math.PI * low * n)) / (Math.PI * n);
@@ -63,10 +61,10 @@ function bandPassTaps(sampleRate: number): Float64Array {
   return taps;
 }
 
-const taps16k = bandPassTaps(detectionRate);
+const bandTaps16k = Array.from({ length: bandCount }, (_, band) => bandPassTaps(bandEdges[band]!, bandEdges[band + 1]!, detectionRate));
 
-/** Circular convolution with the band-pass: the sequence stays exactly periodic. */
-function bandLimitPeriodic(sequence: Float32Array): Float32Array {
+/** Circular convolution with a band-pass: the sequence stays exactly periodic. */
+function bandLimitPeriodic(sequence: Float32Array, taps16k: Float64Array): Float32Array {
   const length = sequence.length;
   const middle = (firTaps - 1) / 2;
   // The sequence with its wrap-around on both sides, so the inner loop needs no modulo.
@@ -82,7 +80,7 @@ function bandLimitPeriodic(sequence: Float32Array): Float32Array {
 }
 
 /** Linear (non-circular) band-pass of a signal. */
-function bandLimit(signal: Float32Array): Float32Array {
+function bandLimit(signal: Float32Array, taps16k: Float64Array): Float32Array {
   const out = new Float32Array(signal.length);
   const middle = (firTaps - 1) / 2;
   for (let n = 0; n < signal.length; n += 1) {
@@ -130,133 +128,171 @@ function rms(values: Float32Array): number {
   return Math.sqrt(values.reduce((sum, value) => sum + value * value, 0) / values.length);
 }
 
-/** Keyed noise band-limited to the mark's band, unit RMS: what is embedded. */
-function keyedSequence(key: Buffer, label: string): Float32Array {
-  const limited = bandLimitPeriodic(keyedNoise(key, label));
-  const level = rms(limited);
-  for (let i = 0; i < limited.length; i += 1) limited[i]! /= level;
-  return limited;
+/** Keyed noise split into the mark's bands, each at unit RMS: what is embedded (before shaping). */
+function keyedBands(key: Buffer, label: string): Float32Array[] {
+  const noise = keyedNoise(key, label);
+  return bandTaps16k.map((taps) => {
+    const band = bandLimitPeriodic(noise, taps);
+    const level = rms(band);
+    for (let i = 0; i < band.length; i += 1) band[i]! /= level;
+    return band;
+  });
 }
 
-/** The tilt (one-pole low-pass) applied to a periodic sequence, in steady state, unit RMS. */
-function tilted(sequence: Float32Array): Float32Array {
-  const out = new Float32Array(sequence.length);
-  let state = 0;
-  for (let pass = 0; pass < 2; pass += 1) {
-    for (let i = 0; i < sequence.length; i += 1) {
-      state = sequence[i]! + tilt * state;
-      if (pass === 1) out[i] = state;
-    }
-  }
-  const level = rms(out);
-  for (let i = 0; i < out.length; i += 1) out[i]! /= level;
-  return out;
+function sumOf(bands: Float32Array[]): Float32Array {
+  const total = new Float32Array(period16k);
+  for (const band of bands) for (let i = 0; i < period16k; i += 1) total[i]! += band[i]!;
+  return total;
 }
+
+/** One period of a voice's mark at an engine's rate, band by band. */
+export type MarkBands = Float32Array[];
 
 /** This installation's marks: presence and identity sequences, and their versions at engine rates. */
 export class WatermarkKey {
+  /** The presence sequence as embedded before shaping (the sum of its bands). */
   readonly presence: Float32Array;
-  /** RMS of band-limited unit noise: the scale between raw and embedded sequences. */
-  private readonly bandShare: number;
-  private readonly atRate = new Map<string, Promise<Float32Array>>();
+  private readonly presenceBands: Float32Array[];
+  /** Expected RMS of unit noise in each band: the scale between raw and embedded identity bands. */
+  private readonly bandShares: number[];
+  private readonly atRate = new Map<string, Promise<MarkBands>>();
 
   constructor(
     private readonly key: Buffer,
     private readonly resamplers: ResamplerPool,
   ) {
-    this.presence = keyedSequence(key, 'presence');
-    this.bandShare = rms(bandLimitPeriodic(keyedNoise(key, 'presence')));
-  }
-
-  /** The identity sequence of a voice at 16 kHz, band-limited as embedded. */
-  identity(identity: WatermarkIdentity): Float32Array {
-    return keyedSequence(this.key, identityLabel(identity));
+    this.presenceBands = keyedBands(key, 'presence');
+    this.presence = sumOf(this.presenceBands);
+    const noise = keyedNoise(key, 'presence');
+    this.bandShares = bandTaps16k.map((taps) => rms(bandLimitPeriodic(noise, taps)));
   }
 
   /**
-   * The voice's identity noise before band-limiting, scaled as the embedded sequence is: its
-   * correlation with an already band-limited signal is the same, at a tenth of the cost.
+   * Correlating a folded signal with a voice's embedded identity (its bands at unit RMS)
+   * equals correlating the signal, split into bands and scaled, with the voice's raw noise:
+   * the split is done once per excerpt, so each candidate costs one noise and one dot product.
    */
-  identityForDetection(identity: WatermarkIdentity): Float32Array {
-    const noise = keyedNoise(this.key, identityLabel(identity));
-    for (let i = 0; i < noise.length; i += 1) noise[i]! /= this.bandShare;
-    return noise;
+  identityProbe(folded: Float32Array): Float32Array {
+    const probe = new Float32Array(period16k);
+    bandTaps16k.forEach((taps, band) => {
+      const part = bandLimitPeriodic(folded, taps);
+      for (let i = 0; i < period16k; i += 1) probe[i]! += part[i]! / this.bandShares[band]!;
+    });
+    return probe;
   }
 
-  /** One period of the voice's mark (presence + identity) at `sampleRate`. */
-  markFor(identity: WatermarkIdentity, sampleRate: number): Promise<Float32Array> {
+  identityNoise(identity: WatermarkIdentity): Float32Array {
+    return keyedNoise(this.key, identityLabel(identity));
+  }
+
+  /** One period of the voice's mark (presence + identity) at `sampleRate`, band by band. */
+  markFor(identity: WatermarkIdentity, sampleRate: number): Promise<MarkBands> {
     const cacheKey = `${sampleRate}:${identity.accountId}/${identity.voiceName}`;
     let mark = this.atRate.get(cacheKey);
     if (!mark) {
       mark = this.resampledPeriod(identity, sampleRate);
-      if (this.atRate.size >= 256) this.atRate.delete(this.atRate.keys().next().value!);
+      if (this.atRate.size >= 128) this.atRate.delete(this.atRate.keys().next().value!);
       this.atRate.set(cacheKey, mark);
     }
     return mark;
   }
 
-  private async resampledPeriod(identity: WatermarkIdentity, sampleRate: number): Promise<Float32Array> {
-    const voiceLimited = bandLimitPeriodic(keyedNoise(this.key, identityLabel(identity)));
-    const flat = new Float32Array(period16k);
-    for (let i = 0; i < period16k; i += 1) flat[i] = (this.presence[i]! + voiceLimited[i]! / this.bandShare) / Math.SQRT2;
-    const combined = tilted(flat);
+  private async resampledPeriod(identity: WatermarkIdentity, sampleRate: number): Promise<MarkBands> {
+    const identityBands = keyedBands(this.key, identityLabel(identity));
+    const combined = this.presenceBands.map((presence, band) => {
+      const both = new Float32Array(period16k);
+      for (let i = 0; i < period16k; i += 1) both[i] = (presence[i]! + identityBands[band]![i]!) / Math.SQRT2;
+      return both;
+    });
     if (sampleRate === detectionRate) return combined;
-    // Three periods through the resampler; the middle one is a whole period in steady state.
-    const resampler = await this.resamplers.acquire(detectionRate, sampleRate);
-    try {
-      const parts = [resampler.process(combined), resampler.process(combined), resampler.process(combined), resampler.process(combined)];
-      const all = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-      let offset = 0;
-      for (const part of parts) {
-        all.set(part, offset);
-        offset += part.length;
+    const periodSamples = sampleRate * periodSeconds;
+    const resampled: Float32Array[] = [];
+    for (const band of combined) {
+      // Four periods through the resampler; the last whole period is in steady state.
+      const resampler = await this.resamplers.acquire(detectionRate, sampleRate);
+      try {
+        const parts = [resampler.process(band), resampler.process(band), resampler.process(band), resampler.process(band)];
+        const all = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+        let offset = 0;
+        for (const part of parts) {
+          all.set(part, offset);
+          offset += part.length;
+        }
+        resampled.push(all.slice(all.length - 2 * periodSamples, all.length - periodSamples));
+      } finally {
+        resampler.release();
       }
-      const periodSamples = sampleRate * periodSeconds;
-      return all.slice(all.length - 2 * periodSamples, all.length - periodSamples);
-    } finally {
-      resampler.release();
     }
+    return resampled;
   }
 }
 
+/** RBJ band-pass biquad coefficients [b0, b2, a1, a2] (b1 = 0) for a band at a rate. */
+function bandPassBiquad(lowHz: number, highHz: number, sampleRate: number): [number, number, number, number] {
+  const centre = Math.sqrt(lowHz * highHz);
+  const w0 = (2 * Math.PI * centre) / sampleRate;
+  const alpha = Math.sin(w0) / (2 * (centre / (highHz - lowHz)));
+  const a0 = 1 + alpha;
+  return [alpha / a0, -alpha / a0, (-2 * Math.cos(w0)) / a0, (1 - alpha) / a0];
+}
+
 /**
- * Marks one continuous stream chunk by chunk, with no delay: the mark's period, scaled by the
- * speech's loudness over the last ~10 ms.
+ * Marks one continuous stream chunk by chunk, with no delay: each band of the mark's period,
+ * scaled by the loudness of the speech in that band over the last ~10 ms.
  */
 export class StreamWatermarker {
   private position = 0;
-  private envelope = 0;
   private readonly smoothing: number;
+  private readonly filters: [number, number, number, number][];
+  /** Per band: x1, x2, y1, y2 of the band-pass, and the envelope. */
+  private readonly state: Float64Array;
 
   constructor(
-    private readonly mark: Float32Array,
+    private readonly mark: MarkBands,
     sampleRate: number,
     private readonly strength = defaultStrength,
   ) {
     this.smoothing = Math.exp(-1 / (0.01 * sampleRate));
+    this.filters = mark.map((_, band) => bandPassBiquad(bandEdges[band]!, bandEdges[band + 1]!, sampleRate));
+    this.state = new Float64Array(mark.length * 5);
   }
 
   /** Returns the marked chunk (a new array). */
   process(chunk: Float32Array): Float32Array {
-    const output = new Float32Array(chunk.length);
-    const { mark, smoothing, strength } = this;
-    let envelope = this.envelope;
-    let index = this.position % mark.length;
-    for (let i = 0; i < chunk.length; i += 1) {
-      const x = chunk[i]!;
-      envelope = smoothing * envelope + (1 - smoothing) * x * x;
-      output[i] = x + strength * Math.sqrt(envelope) * mark[index]!;
-      index += 1;
-      if (index === mark.length) index = 0;
+    const output = Float32Array.from(chunk);
+    const { smoothing, strength, state } = this;
+    const length = this.mark[0]!.length;
+    for (let band = 0; band < this.mark.length; band += 1) {
+      const [b0, b2, a1, a2] = this.filters[band]!;
+      const period = this.mark[band]!;
+      const s = band * 5;
+      let x1 = state[s]!;
+      let x2 = state[s + 1]!;
+      let y1 = state[s + 2]!;
+      let y2 = state[s + 3]!;
+      let envelope = state[s + 4]!;
+      let index = this.position % length;
+      for (let i = 0; i < chunk.length; i += 1) {
+        const x = chunk[i]!;
+        const y = b0 * x + b2 * x2 - a1 * y1 - a2 * y2;
+        x2 = x1;
+        x1 = x;
+        y2 = y1;
+        y1 = y;
+        envelope = smoothing * envelope + (1 - smoothing) * y * y;
+        output[i] = output[i]! + strength * Math.sqrt(envelope) * period[index]!;
+        index += 1;
+        if (index === length) index = 0;
+      }
+      state.set([x1, x2, y1, y2, envelope], s);
     }
-    this.envelope = envelope;
     this.position += chunk.length;
     return output;
   }
 }
 
 /** Marks a stream of chunks at `sampleRate`; the engine starts on its first chunk while the mark is made. */
-export async function* watermarked(chunks: AsyncIterable<Float32Array>, mark: Promise<Float32Array>, sampleRate: number): AsyncGenerator<Float32Array> {
+export async function* watermarked(chunks: AsyncIterable<Float32Array>, mark: Promise<MarkBands>, sampleRate: number): AsyncGenerator<Float32Array> {
   const source = chunks[Symbol.asyncIterator]();
   try {
     const [first, period] = await Promise.all([source.next(), mark]);
@@ -269,29 +305,27 @@ export async function* watermarked(chunks: AsyncIterable<Float32Array>, mark: Pr
   }
 }
 
-/** Band-limited, loudness-normalised excerpt folded onto one period. */
+/** The excerpt band by band, each divided by its local loudness, summed and folded onto one period. */
 function foldedWhitened(samples16k: Float32Array): Float32Array {
-  // Undo the mark's tilt: the mark comes back flat, the speech flatter than it was.
-  const emphasised = new Float32Array(samples16k.length);
-  for (let i = 0; i < samples16k.length; i += 1) emphasised[i] = samples16k[i]! - tilt * (i > 0 ? samples16k[i - 1]! : 0);
-  const limited = bandLimit(emphasised);
-  // Divide by the local RMS (20 ms, centred) of the band: every passage weighs alike.
-  const half = 160;
-  const squares = new Float64Array(limited.length + 1);
-  for (let i = 0; i < limited.length; i += 1) squares[i + 1] = squares[i]! + limited[i]! * limited[i]!;
-  let loudest = 0;
-  const rms = new Float32Array(limited.length);
-  for (let i = 0; i < limited.length; i += 1) {
-    const from = Math.max(0, i - half);
-    const to = Math.min(limited.length, i + half);
-    rms[i] = Math.sqrt((squares[to]! - squares[from]!) / (to - from));
-    loudest = Math.max(loudest, rms[i]!);
-  }
   const folded = new Float32Array(period16k);
-  const floor = loudest * 1e-3;
-  for (let i = 0; i < limited.length; i += 1) {
-    if (rms[i]! <= floor) continue;
-    folded[i % period16k]! += limited[i]! / rms[i]!;
+  const half = 160;
+  for (const taps of bandTaps16k) {
+    const band = bandLimit(samples16k, taps);
+    const squares = new Float64Array(band.length + 1);
+    for (let i = 0; i < band.length; i += 1) squares[i + 1] = squares[i]! + band[i]! * band[i]!;
+    const levels = new Float32Array(band.length);
+    let loudest = 0;
+    for (let i = 0; i < band.length; i += 1) {
+      const from = Math.max(0, i - half);
+      const to = Math.min(band.length, i + half);
+      levels[i] = Math.sqrt((squares[to]! - squares[from]!) / (to - from));
+      loudest = Math.max(loudest, levels[i]!);
+    }
+    const floor = loudest * 1e-3;
+    for (let i = 0; i < band.length; i += 1) {
+      if (levels[i]! <= floor) continue;
+      folded[i % period16k]! += band[i]! / levels[i]!;
+    }
   }
   return folded;
 }
@@ -366,11 +400,12 @@ export function detectWatermark(samples16k: Float32Array, key: WatermarkKey, can
   const confidence = Math.max(0, Math.min(1, 1 - period16k * upperTail(presenceScore)));
   let identity: WatermarkIdentity | null = null;
   let identityScore: number | null = null;
-  if (watermarked) {
+  if (watermarked && candidates.length > 0) {
+    const probe = key.identityProbe(folded);
     for (const candidate of candidates) {
-      const sequence = key.identityForDetection(candidate);
+      const sequence = key.identityNoise(candidate);
       let dot = 0;
-      for (let n = 0; n < period16k; n += 1) dot += folded[n]! * sequence[(n + bestShift) % period16k]!;
+      for (let n = 0; n < period16k; n += 1) dot += probe[n]! * sequence[(n + bestShift) % period16k]!;
       const value = (dot - centre) / spread;
       if (value > identityThreshold && (identityScore === null || value > identityScore)) {
         identity = candidate;
