@@ -45,12 +45,15 @@ async function findAll(root: string, name: string): Promise<string[]> {
 
 async function extract(archive: string, into: string): Promise<void> {
   const lower = archive.toLowerCase();
-  if (lower.endsWith('.tar.bz2') || lower.endsWith('.tbz2')) {
-    await pipeline(createReadStream(archive), unbzip2(), tar.x({ cwd: into }));
-  } else if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz') || lower.endsWith('.tar')) {
-    await tar.x({ file: archive, cwd: into });
-  } else {
+  const bzip2 = lower.endsWith('.tar.bz2') || lower.endsWith('.tbz2');
+  if (!bzip2 && !lower.endsWith('.tar.gz') && !lower.endsWith('.tgz') && !lower.endsWith('.tar')) {
     throw new InstallError(`${basename(archive)} is not an archive Timbre can read (.tar.bz2, .tar.gz or .tar)`);
+  }
+  try {
+    if (bzip2) await pipeline(createReadStream(archive), unbzip2(), tar.x({ cwd: into, strict: true }));
+    else await tar.x({ file: archive, cwd: into, strict: true });
+  } catch (error) {
+    throw new InstallError(`${basename(archive)} could not be unpacked (${(error as Error).message}): a damaged or incomplete archive`);
   }
 }
 

@@ -117,8 +117,9 @@ export abstract class SherpaEngine implements Engine {
     const signal = options.signal;
     // Set when the consumer goes away (abort, or it stops reading): the model stops at its next chunk.
     let stopped = false;
-    void this.tts
-      .generateAsync({
+    let generation: Promise<unknown>;
+    try {
+      generation = this.tts.generateAsync({
         text,
         generationConfig: new (sherpa().GenerationConfig)({
           speed: options.speechRate ?? 1,
@@ -136,7 +137,12 @@ export abstract class SherpaEngine implements Engine {
           notify();
           return true;
         },
-      })
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    void generation
       .then(
         () => undefined,
         (error: unknown) => {
