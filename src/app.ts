@@ -164,7 +164,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     void watermarkKey?.markFor({ accountId: voice.accountId, voiceName: voice.name }, engines.forModel(voice.targetModel, voice.language).sampleRate).catch(() => undefined);
   const voices = new VoiceService(repository, blobs, intake, engines, clock, { quota: config.voiceQuota, requireConsent: config.requireConsent }, transcriber, prepareMark);
   const metrics = new Metrics(engines);
-  const provenance = watermarkKey ? new ProvenanceService(repository, blobs, intake, watermarkKey, config.voiceQuota) : null;
+  const provenance = watermarkKey ? new ProvenanceService(repository, blobs, intake, keyBytes, config.voiceQuota) : null;
   const speech = new SpeechService(repository, blobs, engines, clock, logger, (record) => metrics.synthesis(record), watermarkKey);
   const generatedAudio = await GeneratedAudioStore.open(repository, blobs, clock, {
     lifetimeMs: config.audioLinkHours * 60 * 60 * 1000,

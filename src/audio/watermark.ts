@@ -21,6 +21,7 @@
 // the FFT from fft.js and libsamplerate (resampling the sequences to the engine's rate).
 // The key is per installation (a server setting made at first start).
 import { createHmac } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import FFT from 'fft.js';
 import type { ResamplerPool } from './resampler.js';
 
@@ -414,4 +415,16 @@ export function detectWatermark(samples16k: Float32Array, key: WatermarkKey, can
     }
   }
   return { watermarked, confidence, presenceScore, identity, identityScore };
+}
+
+/** `detectWatermark` on a worker thread of its own (one per call: detections are occasional). */
+export function detectWatermarkOffThread(samples16k: Float32Array, key: Uint8Array, candidates: WatermarkIdentity[] = []): Promise<Detection> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./watermark-worker.js', import.meta.url), { workerData: { key, samples: samples16k, candidates } });
+    worker.once('message', (detection: Detection) => resolve(detection));
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`watermark detection stopped with code ${code}`));
+    });
+  });
 }

@@ -1,11 +1,12 @@
 import { rm } from 'node:fs/promises';
 import type { ReferenceIntake } from '../audio/intake.js';
-import { detectWatermark, type WatermarkIdentity, type WatermarkKey } from '../audio/watermark.js';
+import { detectWatermarkOffThread, type WatermarkIdentity } from '../audio/watermark.js';
+import { JobQueue } from '../engines/queue.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository } from '../store/repository.js';
 
 /** The longest audio the detector reads (a few seconds suffice; more only costs time). */
-const maxDetectionSeconds = 120;
+const maxDetectionSeconds = 60;
 
 export interface ProvenanceVerdict {
   watermarked: boolean;
@@ -21,8 +22,11 @@ export class ProvenanceService {
     private readonly repository: Repository,
     private readonly blobs: BlobStore,
     private readonly intake: ReferenceIntake,
-    private readonly key: WatermarkKey,
+    /** The installation's watermark key (bytes: the detection runs on its own thread). */
+    private readonly key: Uint8Array,
     private readonly quota: number,
+    /** Detections at once, and waiting; more are refused with Throttling. */
+    private readonly queue = new JobQueue(1, 8),
   ) {}
 
   async detect(account: Account, field: string, data: string): Promise<ProvenanceVerdict> {
@@ -37,7 +41,13 @@ export class ProvenanceService {
     const [live, audit] = await Promise.all([this.repository.listVoices(account.id, 0, this.quota), this.repository.listVoiceAudit(account.id, 10 * this.quota)]);
     const names = new Set([...live.voices.map((voice) => voice.name), ...audit.map((entry) => entry.voice)]);
     const candidates: WatermarkIdentity[] = [...names].map((voiceName) => ({ accountId: account.id, voiceName }));
-    const found = detectWatermark(samples, this.key, candidates);
+    const release = await this.queue.acquire();
+    let found;
+    try {
+      found = await detectWatermarkOffThread(samples, this.key, candidates);
+    } finally {
+      release();
+    }
     return {
       watermarked: found.watermarked,
       voice: found.identity?.voiceName ?? null,
