@@ -10,6 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { collectAudio } from '../src/audio/types.js';
+import { ChunkStream } from '../src/engines/chunk-stream.js';
 import { catalogModel } from '../src/engines/neural/catalog.js';
 import { installedModels } from '../src/engines/neural/installed.js';
 import { PocketEngine } from '../src/engines/neural/pocket-engine.js';
@@ -103,30 +104,19 @@ async function benchNeural(name: 'pocket-tts' | 'zipvoice'): Promise<void> {
   // The synthetic ZipVoice lexicon holds a few lowercase words; others go through espeak and
   // are dropped (with a log line each), so its text uses those words.
   const text = name === 'pocket-tts' || installed ? benchText : 'the small train crossed the valley slowly, carrying wood and letters to the villages beyond the hills. good morning, this is my voice, and it speaks from the reference.';
-  const directStream = async function* (): AsyncGenerator<Float32Array> {
-    const chunks: Float32Array[] = [];
-    let done = false;
-    let wake: (() => void) | null = null;
+  const directStream = (): AsyncGenerator<Float32Array> => {
+    const stream = new ChunkStream();
     void direct
       .generateAsync({
         text,
         generationConfig: new (sherpa().GenerationConfig)({ speed: 1, referenceAudio, referenceSampleRate: 24000, numSteps: 5, ...extras }),
         onProgress: ({ samples }) => {
-          chunks.push(samples.slice());
-          wake?.();
+          stream.push(samples.slice());
           return true;
         },
       })
-      .finally(() => {
-        done = true;
-        wake?.();
-      });
-    for (;;) {
-      const chunk = chunks.shift();
-      if (chunk) yield chunk;
-      else if (done) return;
-      else await new Promise<void>((resolve) => (wake = resolve));
-    }
+      .finally(() => stream.end());
+    return stream.read();
   };
   await collectAudio(directStream(), 24000);
   await collectAudio(engine.synthesize(text, prompt, {}), 24000);

@@ -129,15 +129,21 @@ function rms(values: Float32Array): number {
   return Math.sqrt(values.reduce((sum, value) => sum + value * value, 0) / values.length);
 }
 
-/** Keyed noise split into the mark's bands, each at unit RMS: what is embedded (before shaping). */
-function keyedBands(key: Buffer, label: string): Float32Array[] {
+/**
+ * Keyed noise split into the mark's bands, each scaled to unit RMS (what is embedded, before
+ * shaping), with the RMS each band had.
+ */
+function keyedBands(key: Buffer, label: string): { bands: Float32Array[]; levels: number[] } {
   const noise = keyedNoise(key, label);
-  return bandTaps16k.map((taps) => {
+  const levels: number[] = [];
+  const bands = bandTaps16k.map((taps) => {
     const band = bandLimitPeriodic(noise, taps);
     const level = rms(band);
+    levels.push(level);
     for (let i = 0; i < band.length; i += 1) band[i]! /= level;
     return band;
   });
+  return { bands, levels };
 }
 
 function sumOf(bands: Float32Array[]): Float32Array {
@@ -162,10 +168,10 @@ export class WatermarkKey {
     private readonly key: Buffer,
     private readonly resamplers: ResamplerPool,
   ) {
-    this.presenceBands = keyedBands(key, 'presence');
-    this.presence = sumOf(this.presenceBands);
-    const noise = keyedNoise(key, 'presence');
-    this.bandShares = bandTaps16k.map((taps) => rms(bandLimitPeriodic(noise, taps)));
+    const presence = keyedBands(key, 'presence');
+    this.presenceBands = presence.bands;
+    this.presence = sumOf(presence.bands);
+    this.bandShares = presence.levels;
   }
 
   /**
@@ -199,7 +205,7 @@ export class WatermarkKey {
   }
 
   private async resampledPeriod(identity: WatermarkIdentity, sampleRate: number): Promise<MarkBands> {
-    const identityBands = keyedBands(this.key, identityLabel(identity));
+    const identityBands = keyedBands(this.key, identityLabel(identity)).bands;
     const combined = this.presenceBands.map((presence, band) => {
       const both = new Float32Array(period16k);
       for (let i = 0; i < period16k; i += 1) both[i] = (presence[i]! + identityBands[band]![i]!) / Math.SQRT2;

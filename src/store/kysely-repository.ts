@@ -7,6 +7,15 @@ function auditVoice(db: Kysely<Database>, accountId: string, voice: string, even
   return db.insertInto('voice_audit').values({ id: randomUUID(), account_id: accountId, voice, event, actor, at, consent }).execute();
 }
 
+/** What goes with every stored voice, in its transaction: a usage entry and a `created` audit entry. */
+async function recordCreate(db: Kysely<Database>, voice: VoiceRecord, actor: string): Promise<void> {
+  await db
+    .insertInto('usage_ledger')
+    .values({ id: randomUUID(), account_id: voice.accountId, kind: 'voice.create', count: 1, voice: voice.name, at: voice.createdAt })
+    .execute();
+  await auditVoice(db, voice.accountId, voice.name, 'created', actor, voice.createdAt, voice.consent);
+}
+
 function toVoiceRecord(row: Selectable<VoicesTable>): VoiceRecord {
   return {
     name: row.name,
@@ -160,11 +169,7 @@ export class KyselyRepository implements Repository {
         const count = await trx.selectFrom('voices').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', voice.accountId).executeTakeFirstOrThrow();
         return { inserted: false as const, voiceCount: Number(count.n) };
       }
-      await trx
-        .insertInto('usage_ledger')
-        .values({ id: randomUUID(), account_id: voice.accountId, kind: 'voice.create', count: 1, voice: voice.name, at: voice.createdAt })
-        .execute();
-      await auditVoice(trx, voice.accountId, voice.name, 'created', actor, voice.createdAt, voice.consent);
+      await recordCreate(trx, voice, actor);
       return { inserted: true as const };
     });
   }
@@ -179,11 +184,7 @@ export class KyselyRepository implements Repository {
       const count = await trx.selectFrom('voices').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', voice.accountId).executeTakeFirstOrThrow();
       if (Number(count.n) >= quota) return { inserted: false as const, voiceCount: Number(count.n) };
       await trx.insertInto('voices').values(toVoiceRow(voice)).execute();
-      await trx
-        .insertInto('usage_ledger')
-        .values({ id: randomUUID(), account_id: voice.accountId, kind: 'voice.create', count: 1, voice: voice.name, at: voice.createdAt })
-        .execute();
-      await auditVoice(trx, voice.accountId, voice.name, 'created', actor, voice.createdAt, voice.consent);
+      await recordCreate(trx, voice, actor);
       return { inserted: true as const };
     });
   }

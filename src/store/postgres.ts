@@ -1,7 +1,7 @@
-import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
-import { migrationProvider } from './migrations/index.js';
+import { migrateToLatest } from './migrations/index.js';
 
 /**
  * Connects to the shared PostgreSQL database and applies pending migrations. Kysely's
@@ -10,11 +10,6 @@ import { migrationProvider } from './migrations/index.js';
 export async function openPostgres(url: string, poolSize = 10): Promise<Kysely<Database>> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 10_000 });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-  if (error) {
-    await db.destroy();
-    const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${String(error)}`);
-  }
+  await migrateToLatest(db);
   return db;
 }

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
-import { migrationProvider } from './migrations/index.js';
+import { migrateToLatest } from './migrations/index.js';
 
 /** Opens (creating if needed) the embedded SQLite database and applies pending migrations. */
 export async function openSqlite(path: string): Promise<Kysely<Database>> {
@@ -16,11 +16,6 @@ export async function openSqlite(path: string): Promise<Kysely<Database>> {
   connection.pragma('busy_timeout = 5000');
   connection.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
-  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-  if (error) {
-    await db.destroy();
-    const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${String(error)}`);
-  }
+  await migrateToLatest(db);
   return db;
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { resample } from '../../audio/encode.js';
 import type { Audio } from '../../audio/types.js';
 import type { Engine, LanguageCode, SynthesisOptions, VoicePrompt } from '../engine.js';
+import { ChunkStream } from '../chunk-stream.js';
 import { JobQueue } from '../queue.js';
 import type { CatalogModel } from './catalog.js';
 import { sherpa, type GenerationConfig, type OfflineTts } from './sherpa.js';
@@ -105,14 +106,7 @@ export abstract class SherpaEngine implements Engine {
     if (voice.engine !== this.id) throw new Error(`voice was prepared for engine ${voice.engine}, not ${this.id}`);
     const prompt = voice as NeuralVoicePrompt;
     const release = await this.queue.acquire(options.signal);
-    const chunks: Float32Array[] = [];
-    let finished = false;
-    let failure: unknown = null;
-    let wake: (() => void) | null = null;
-    const notify = () => {
-      wake?.();
-      wake = null;
-    };
+    const stream = new ChunkStream();
     const gain = (options.volume ?? 50) / 50;
     const signal = options.signal;
     // Set when the consumer goes away (abort, or it stops reading): the model stops at its next chunk.
@@ -133,8 +127,7 @@ export abstract class SherpaEngine implements Engine {
           // A copy: the native buffer is freed when this callback returns.
           const copy = samples.slice();
           if (gain !== 1) for (let i = 0; i < copy.length; i += 1) copy[i]! *= gain;
-          chunks.push(copy);
-          notify();
+          stream.push(copy);
           return true;
         },
       });
@@ -144,36 +137,13 @@ export abstract class SherpaEngine implements Engine {
     }
     void generation
       .then(
-        () => undefined,
-        (error: unknown) => {
-          failure = error;
-        },
+        () => stream.end(),
+        (error: unknown) => stream.end(error instanceof Error ? error : new Error(String(error))),
       )
-      .finally(() => {
-        finished = true;
-        notify();
-        release();
-      });
-    const onAbort = () => notify();
-    signal?.addEventListener('abort', onAbort);
+      .finally(release);
     try {
-      for (;;) {
-        if (signal?.aborted) return;
-        const chunk = chunks.shift();
-        if (chunk) {
-          yield chunk;
-          continue;
-        }
-        if (finished) {
-          if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
+      yield* stream.read(signal);
     } finally {
-      signal?.removeEventListener('abort', onAbort);
       // The native call ends at its next chunk (onProgress answers false); the queue slot is
       // freed then, not before.
       stopped = true;

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { VoiceStats } from '../../audio/analysis.js';
 import type { Audio } from '../../audio/types.js';
+import { ChunkStream } from '../chunk-stream.js';
 import { JobQueue } from '../queue.js';
 import type { EspeakSettings, FromWorker, ToWorker } from './espeak-protocol.js';
 
@@ -97,14 +98,7 @@ export class EspeakPool {
 
   /** Streams the synthesizer's chunks; on abort the worker stops at its next chunk. */
   async *synthesize(text: string, settings: EspeakSettings, signal?: AbortSignal): AsyncGenerator<Float32Array> {
-    const chunks: Float32Array[] = [];
-    let finished = false;
-    let failure: Error | null = null;
-    let wake: (() => void) | null = null;
-    const notify = () => {
-      wake?.();
-      wake = null;
-    };
+    const stream = new ChunkStream();
     let cancel: () => void = () => undefined;
     let started!: () => void;
     const startedPromise = new Promise<void>((resolve) => {
@@ -114,13 +108,11 @@ export class EspeakPool {
       new Promise<void>((resolve) => {
         cancel = () => Atomics.store(pooled.cancelFlag, 0, 1);
         this.listeners.set(job, (message) => {
-          if (message.type === 'chunk') chunks.push(message.samples);
-          else if (message.type === 'failed') failure = new Error(message.message);
+          if (message.type === 'chunk') stream.push(message.samples);
           if (message.type === 'done' || message.type === 'failed') {
-            finished = true;
+            stream.end(message.type === 'failed' ? new Error(message.message) : null);
             resolve();
           }
-          notify();
         });
         const request: ToWorker = { type: 'synthesize', job, text, settings };
         pooled.worker.postMessage(request);
@@ -129,28 +121,13 @@ export class EspeakPool {
     );
     // A queue refusal (or an abort while waiting) surfaces here, before any chunk.
     await Promise.race([startedPromise, done]);
-    const onAbort = () => {
-      cancel();
-      notify();
-    };
+    const onAbort = () => cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      for (;;) {
-        if (signal?.aborted) return;
-        const chunk = chunks.shift();
-        if (chunk) {
-          yield chunk;
-          continue;
-        }
-        if (failure) throw failure;
-        if (finished) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
+      yield* stream.read(signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      if (!finished) cancel();
+      if (!stream.isEnded) cancel();
       await done.catch(() => undefined);
     }
   }
