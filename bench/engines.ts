@@ -4,11 +4,9 @@
 // from the models folder (TIMBRE_MODELS_DIR) when present; otherwise a synthetic Pocket TTS
 // model (random weights, the real contract) is generated, and the figures measure Timbre's
 // overhead only.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { collectAudio } from '../src/audio/types.js';
 import { ChunkStream } from '../src/engines/chunk-stream.js';
 import { catalogModel } from '../src/engines/neural/catalog.js';
@@ -21,6 +19,7 @@ import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { writeSyntheticPocketTts } from '../test/synthetic/pocket-tts.js';
 import { writeSyntheticZipVoice } from '../test/synthetic/zipvoice.js';
 import { packageRoot } from '../src/paths.js';
+import { decodeRecording } from './reference-audio.js';
 import { percentile, printTable } from './stats.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 20);
@@ -28,13 +27,6 @@ const benchText =
   'Please remember to water the plants on the balcony while I am away. The keys are in the blue bowl by the door, and the neighbours know you are coming on Friday.';
 const cacheDir = join(packageRoot, 'test', '.audio', 'cache');
 mkdirSync(cacheDir, { recursive: true });
-
-function decode(file: string): Float32Array {
-  const raw = execFileSync(ffmpegPath, ['-v', 'error', '-i', file, '-f', 'f32le', '-ac', '1', '-ar', '24000', 'pipe:1'], { maxBuffer: 1 << 28 });
-  const samples = new Float32Array(raw.length / 4);
-  new Uint8Array(samples.buffer).set(raw);
-  return samples;
-}
 
 async function measure(stream: () => AsyncIterable<Float32Array>, sampleRate: number, times = runs): Promise<{ first: number[]; rtf: number[] }> {
   const first: number[] = [];
@@ -56,7 +48,7 @@ async function measure(stream: () => AsyncIterable<Float32Array>, sampleRate: nu
 const engine = await PreviewEngine.start({ threads: 1, maxQueued: 4, cacheDir });
 try {
   await engine.ready();
-  const prompt = await engine.prepareVoice({ samples: decode(join(packageRoot, 'test', '.audio', 'bench20.wav')), sampleRate: 24000 });
+  const prompt = await engine.prepareVoice(decodeRecording(join(packageRoot, 'test', '.audio', 'bench20.wav')));
   // Warm both paths first, so neither pays the threads' first-use cost inside its figures.
   await collectAudio(engine.synthesizeBare(benchText), engine.sampleRate);
   await collectAudio(engine.synthesize(benchText, prompt, { language: 'en' }), engine.sampleRate);
@@ -95,7 +87,7 @@ async function benchNeural(name: 'pocket-tts' | 'zipvoice'): Promise<void> {
     model: { [name === 'pocket-tts' ? 'pocket' : 'zipvoice']: name === 'pocket-tts' ? { ...paths, voiceEmbeddingCacheCapacity: 50 } : paths, numThreads: threads, provider: 'cpu', debug: false },
     maxNumSentences: 1,
   });
-  const reference = { samples: decode(join(packageRoot, 'test', '.audio', 'bench20.wav')), sampleRate: 24000 };
+  const reference = decodeRecording(join(packageRoot, 'test', '.audio', 'bench20.wav'));
   const referenceText = readFileSync(join(packageRoot, 'test', '.audio', 'passage.txt'), 'utf8').trim().toLowerCase();
   const prompt = await engine.prepareVoice(reference, referenceText, 'en');
   const keptSeconds = name === 'pocket-tts' ? 10 : 20;

@@ -66,12 +66,13 @@ describe('preview engine: speaks in the enrolled voice', () => {
   }
 
   // The issue's target is WER < 15 %. Moonshine-tiny on espeak-ng's formant speech does not
-  // reach it for every voice: low 6-20 %, high 8-25 %, slow 6-31 %, and the fast voice
-  // (~240 words/min) 35-49 %, a figure espeak-ng itself scores at that rate without any
-  // adaptation (espeak's variants add random jitter, so each run differs by a few points).
-  // So this test holds the adaptation to what it owes: the adapted voice is understood about
-  // as well as espeak-ng's plain voice at the same speaking rate (within 15 points), and never
-  // broken (< 60 %; broken speech scores ~100 %). It prints every figure.
+  // reach it: over twelve everyday sentences (`npm run bench:intelligibility`) the voices score
+  // 15-18 % at ordinary rates and 40-56 % for the fast voice (~240 words/min), and espeak-ng's own
+  // voice at the same rates 10-17 % and 40-46 %, while a human recording scores 0 %. (On the two
+  // sentences below the figures run lower and jump by several points between runs: espeak's
+  // variants add random jitter.) So this test holds the adaptation to what it owes: the adapted
+  // voice is understood about as well as espeak-ng's plain voice at the same speaking rate (within
+  // 15 points), and never broken (< 60 %; broken speech scores ~100 %). It prints every figure.
   it('is understood: Moonshine transcribes the voices\' English about as well as plain espeak-ng at the same rate', async (t) => {
     const transcriber = server.running.transcriber;
     assert.ok(transcriber, 'Moonshine is installed by npm install');
@@ -79,7 +80,6 @@ describe('preview engine: speaks in the enrolled voice', () => {
       sentence,
       'A small train crossed the valley slowly, carrying wood and letters to the villages beyond the hills.',
     ];
-    const pool = (engine() as unknown as { pool: EspeakPool }).pool;
     const wordErrors = async (speakText: (text: string) => Promise<Audio>): Promise<number> => {
       let errors = 0;
       let words = 0;
@@ -98,9 +98,7 @@ describe('preview engine: speaks in the enrolled voice', () => {
       const { prompt } = voices.get(name)!;
       const { wordsPerMinute } = await engine().settingsFor(prompt as PreviewVoicePrompt, 'en', {});
       const adapted = await wordErrors((text) => speak(engine(), text, prompt));
-      const plain = await wordErrors((text) =>
-        collectAudio(pool.synthesize(text, { voice: 'en-us', wordsPerMinute, pitch: 50, range: 50, eqGainsDb: [], gain: 1, formantScale: 1 }), engine().sampleRate),
-      );
+      const plain = await wordErrors((text) => collectAudio(engine().synthesizeBare(text, { wordsPerMinute }), engine().sampleRate));
       t.diagnostic(`${name}: WER ${percent(adapted)} (plain espeak-ng at ${wordsPerMinute} words/min: ${percent(plain)})`);
       assert.ok(adapted < 0.6, `${name}: WER ${percent(adapted)}`);
       assert.ok(adapted <= plain + 0.15, `${name}: WER ${percent(adapted)}, plain espeak-ng at the same rate ${percent(plain)}`);

@@ -77,6 +77,16 @@ describe('text check: at create, through the API', () => {
     assert.equal(result.status, 200, JSON.stringify(result.body));
   });
 
+  it('hears nothing in empty or near-empty audio, instead of failing inside the recognizer', async () => {
+    const transcriber = server.running.transcriber!;
+    assert.equal(await transcriber.transcribe(new Float32Array(0)), '');
+    assert.equal(await transcriber.transcribe(new Float32Array(100)), '');
+    // And the check still hears speech afterwards.
+    const result = await server.enroll(createBody({ text: humanText, language: 'en' }, dataUrl('human-en.wav')));
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    assert.equal(result.body.output.fallback_mode, false, result.body.output.fallback_reason);
+  });
+
   it('accepts languages without a recognizer unverified, and says so in fallback_reason', async () => {
     const german = await server.enroll(createBody({ text: 'Guten Morgen, wie geht es dir heute?', language: 'de' }, dataUrl('human-en.wav')));
     assert.equal(german.status, 200, JSON.stringify(german.body));

@@ -15,6 +15,9 @@ export interface Transcriber {
 
 export const moonshineFileNames = { encoder: 'moonshine-tiny-encoder.onnx', decoder: 'moonshine-tiny-decoder.onnx' } as const;
 
+/** Less than 10 ms of audio holds no word (and is shorter than the encoder's first kernel). */
+const minimumSamples = 160;
+
 /** Moonshine-tiny (English) on one worker thread; jobs beyond it wait in a bounded queue. */
 export class MoonshineTranscriber implements Transcriber {
   readonly languages = ['en'] as const;
@@ -56,6 +59,8 @@ export class MoonshineTranscriber implements Transcriber {
   }
 
   async transcribe(samples16k: Float32Array): Promise<string> {
+    // The encoder's first convolution needs a whole kernel; shorter input is an onnxruntime error, not silence.
+    if (samples16k.length < minimumSamples) return '';
     const release = await this.queue.acquire();
     try {
       await this.loaded;

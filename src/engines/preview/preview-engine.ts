@@ -256,9 +256,9 @@ export class PreviewEngine implements Engine {
     yield* this.pool.synthesize(text, settings, options.signal);
   }
 
-  /** The synthesizer without adaptation, for benchmarks. */
-  synthesizeBare(text: string, signal?: AbortSignal): AsyncGenerator<Float32Array> {
-    return this.pool.synthesize(text, espeakDefaults, signal);
+  /** The synthesizer without adaptation (espeak-ng's own voice), at its default or a given rate: the baseline of benchmarks and tests. */
+  synthesizeBare(text: string, options: { wordsPerMinute?: number; signal?: AbortSignal } = {}): AsyncGenerator<Float32Array> {
+    return this.pool.synthesize(text, { ...espeakDefaults, wordsPerMinute: options.wordsPerMinute ?? espeakDefaults.wordsPerMinute }, options.signal);
   }
 
   queueDepth(): { running: number; waiting: number } {
