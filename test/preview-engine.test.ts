@@ -67,8 +67,8 @@ describe('preview engine: speaks in the enrolled voice', () => {
 
   // The issue's target is WER < 15 %. Moonshine-tiny on espeak-ng's formant speech does not
   // reach it: over twelve everyday sentences (`npm run bench:intelligibility`) the voices score
-  // 15-18 % at ordinary rates and 40-56 % for the fast voice (~240 words/min), and espeak-ng's own
-  // voice at the same rates 10-17 % and 40-46 %, while a human recording scores 0 %. (On the two
+  // 12-17 % at ordinary rates and 43-48 % for the fast voice (~240 words/min), and espeak-ng's own
+  // voice at the same rates 10-17 % and 39-44 %, while a human recording scores 0 %. (On the two
   // sentences below the figures run lower and jump by several points between runs: espeak's
   // variants add random jitter.) So this test holds the adaptation to what it owes: the adapted
   // voice is understood about as well as espeak-ng's plain voice at the same speaking rate (within
