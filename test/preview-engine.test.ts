@@ -111,14 +111,14 @@ describe('preview engine: speaks in the enrolled voice', () => {
     const pool = (engine() as unknown as { pool: EspeakPool }).pool;
     const passage = readFileSync(join(audioDir, 'passage.txt'), 'utf8');
     for (const trueScale of [0.88, 1.12]) {
-      // A reference whose vocal tract is shorter or longer than espeak's own m3 voice.
+      // A reference whose vocal tract is shorter or longer than espeak's own m6 voice.
       const reference = await collectAudio(
-        pool.synthesize(passage, { voice: 'en-us+m3', wordsPerMinute: 175, pitch: 40, range: 40, eqGainsDb: [], gain: 1, formantScale: trueScale }),
+        pool.synthesize(passage, { voice: 'en-us+m6', wordsPerMinute: 175, pitch: 40, range: 40, eqGainsDb: [], gain: 1, formantScale: trueScale }),
         engine().sampleRate,
       );
       const prompt = (await engine().prepareVoice(reference)) as PreviewVoicePrompt;
       const settings = await engine().settingsFor(prompt, 'en', {});
-      assert.match(settings.voice, /\+m3$/);
+      assert.match(settings.voice, /\+m6$/);
       assert.ok(Math.abs(settings.formantScale - trueScale) <= 0.05, `true ${trueScale}, estimated ${settings.formantScale}`);
       const spoken = analyseVoice(await speak(engine(), sentence, prompt));
       const shift = envelopeShift(spoken.envelope!, prompt.stats.envelope!);

@@ -10,12 +10,13 @@ import { EspeakPool } from './espeak-pool.js';
 const espeakLanguages: Record<string, string> = { zh: 'cmn', en: 'en-us', de: 'de', it: 'it', pt: 'pt', es: 'es', ja: 'ja', ko: 'ko', fr: 'fr', ru: 'ru' };
 
 /**
- * Variants span the F0 of typical voices; each is calibrated at start. f5 rather than f2 for
- * higher voices: its louder consonants are better understood (`npm run bench:intelligibility`,
- * high voice 13.5-17.5 % of words wrong against 18-20 % with f2).
+ * Variants span the F0 of typical voices; each is calibrated at start. Chosen by how well
+ * Moonshine-tiny understands them (`npm run bench:intelligibility`, three runs of twelve
+ * sentences): m6 for lower voices (low voice 9.5 % of words wrong, m3 13-13.3 %, m5 15.8 %; the
+ * fast voice 26 % with m6 or m3), f5 for higher ones (high voice 13.5-17.5 % where f2 gave 18-20 %).
  */
 const variants = [
-  { name: 'm3', maxF0: 150 },
+  { name: 'm6', maxF0: 150 },
   { name: 'f5', maxF0: Infinity },
 ] as const;
 
