@@ -65,14 +65,14 @@ describe('preview engine: speaks in the enrolled voice', () => {
     });
   }
 
-  // The issue's target is WER < 15 %. Moonshine-tiny on espeak-ng's formant speech does not
-  // reach it: over twelve everyday sentences (`npm run bench:intelligibility`) the voices score
-  // 12-17 % at ordinary rates and 43-48 % for the fast voice (~240 words/min), and espeak-ng's own
-  // voice at the same rates 10-17 % and 39-44 %, while a human recording scores 0 %. (On the two
-  // sentences below the figures run lower and jump by several points between runs: espeak's
-  // variants add random jitter.) So this test holds the adaptation to what it owes: the adapted
-  // voice is understood about as well as espeak-ng's plain voice at the same speaking rate (within
-  // 15 points), and never broken (< 60 %; broken speech scores ~100 %). It prints every figure.
+  // The issue's target is WER < 15 %. Over twelve everyday sentences (`npm run
+  // bench:intelligibility`) the voices score 9-13.5 % at ordinary rates, but the fast voice
+  // (~220 words/min) 25-26 %, a rate at which espeak-ng's own voice scores 29-35 % (a human
+  // recording: 0 %). On the two sentences below the figures jump by several points between runs
+  // (espeak's variants carry random state from call to call), too noisy for an absolute bound.
+  // So this test holds the adaptation to what it owes: the adapted voice is understood about as
+  // well as espeak-ng's plain voice at the same speaking rate (within 15 points), and never
+  // broken (< 60 %; broken speech scores ~100 %). It prints every figure.
   it('is understood: Moonshine transcribes the voices\' English about as well as plain espeak-ng at the same rate', async (t) => {
     const transcriber = server.running.transcriber;
     assert.ok(transcriber, 'Moonshine is installed by npm install');
