@@ -40,13 +40,13 @@ const formantScaleGrid = [0.8, 0.9, 1, 1.1, 1.2];
 const formantScaleLimits = { min: 0.88, max: 1.12 } as const;
 const envelopeRange = 33;
 const calibrationVersion = 7;
-/** espeak-ng's own defaults: the bare synthesizer, and the base every calibration varies. */
 /** Band levels at or below this are bands the analysis could not measure. */
 const unmeasuredBandDb = -100;
 /** EQ beyond this per band costs intelligibility more than it gains likeness. */
 const maxEqDb = 9;
 /** espeak ranges above this make its vowels harder to understand (measured with Moonshine). */
 const maxRange = 40;
+/** espeak-ng's own defaults: the bare synthesizer, and the base every calibration varies. */
 const espeakDefaults: EspeakSettings = { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1, formantScale: 1 };
 
 interface Calibration {
