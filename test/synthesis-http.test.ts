@@ -131,6 +131,24 @@ describe('non-realtime HTTP: file response', () => {
   });
 });
 
+describe('stored prompts of an older engine version', () => {
+  it('are prepared again from the stored reference when the voice next speaks', async () => {
+    const account = (await server.running.keys.authenticate(server.key))!;
+    const current = JSON.parse((await server.running.repository.findVoice(account.id, voice))!.voicePrompt!) as { prompts?: Record<string, Record<string, any>> } & Record<string, any>;
+    const prompt = current.prompts?.['preview'] ?? current;
+    assert.equal(prompt['version'], 2);
+    // A voice enrolled before version 2: no version, and a syllable rate read the old way.
+    const older: Record<string, any> = { ...prompt, stats: { ...prompt['stats'], syllableRate: 1 } };
+    delete older['version'];
+    await server.running.repository.updateVoicePrompt(voice, JSON.stringify(older));
+    const response = await generate({ model: fileModel, input: { text: 'Good morning.', voice, language_type: 'English' } });
+    assert.equal(response.status, 200, await response.text());
+    const stored = JSON.parse((await server.running.repository.findVoice(account.id, voice))!.voicePrompt!) as { prompts: Record<string, Record<string, any>> };
+    assert.equal(stored.prompts['preview']!['version'], 2);
+    assert.equal(stored.prompts['preview']!['stats'].syllableRate, prompt['stats'].syllableRate);
+  });
+});
+
 describe('non-realtime HTTP: signed links', () => {
   it('refuses a tampered signature and an expired link, and deletes expired files', async () => {
     const body = (await (await generate({ model: fileModel, input: { text: 'Keep this.', voice } })).json()) as Record<string, any>;

@@ -3,8 +3,11 @@ import type { Audio } from '../audio/types.js';
 /** ISO 639-1 code of a language an engine speaks. */
 export type LanguageCode = string;
 
-/** What an engine computed from a reference at enrollment; stored with the voice as JSON. */
-export type VoicePrompt = { engine: string } & Record<string, unknown>;
+/**
+ * What an engine computed from a reference at enrollment; stored with the voice as JSON.
+ * `version` is the engine's `promptVersion` when it was made (absent: 1).
+ */
+export type VoicePrompt = { engine: string; version?: number } & Record<string, unknown>;
 
 export interface SynthesisOptions {
   language?: LanguageCode | null;
@@ -22,6 +25,11 @@ export interface Engine {
   readonly id: string;
   readonly sampleRate: number;
   readonly languages: readonly LanguageCode[];
+  /**
+   * Raised when what `prepareVoice` measures changes meaning; stored prompts of an older version
+   * are prepared again from the stored reference the next time the voice speaks (absent: 1).
+   */
+  readonly promptVersion?: number;
   /** True when `prepareVoice` needs what the reference says (ZipVoice). */
   readonly needsTranscript?: boolean;
   /** Analyses a reference once, at enrollment, so synthesis never does. */

@@ -96,13 +96,14 @@ export class SpeechService {
   /**
    * The voice's prompt for `engine`: stored at enrollment, or prepared now and kept beside the
    * others (a voice spoken by two engines, e.g. English by Pocket TTS and Chinese by preview,
-   * keeps both rather than re-preparing at every switch).
+   * keeps both rather than re-preparing at every switch). A prompt older than the engine's
+   * `promptVersion` is prepared again.
    */
   private async promptFor(voice: VoiceRecord, engine: Engine): Promise<VoicePrompt> {
     const stored = voice.voicePrompt ? (JSON.parse(voice.voicePrompt) as VoicePrompt | StoredPrompts) : null;
     const prompts: Record<string, VoicePrompt> = stored === null ? {} : 'prompts' in stored ? (stored as StoredPrompts).prompts : { [(stored as VoicePrompt).engine]: stored as VoicePrompt };
     const found = prompts[engine.id];
-    if (found) return found;
+    if (found && (found.version ?? 1) === (engine.promptVersion ?? 1)) return found;
     const reference = decodeWav(await this.blobs.get(voice.referenceBlob));
     const prompt = await engine.prepareVoice(reference, voice.referenceText, voice.language);
     await this.repository.updateVoicePrompt(voice.name, JSON.stringify({ prompts: { ...prompts, [engine.id]: prompt } } satisfies StoredPrompts));

@@ -147,6 +147,8 @@ function detectLanguage(text: string): LanguageCode | null {
  */
 export class PreviewEngine implements Engine {
   readonly id = 'preview';
+  /** 2: the syllable rate is read in the octave around 1 kHz (version 1 read the whole band). */
+  readonly promptVersion = 2;
   readonly languages = Object.keys(espeakLanguages);
   readonly sampleRate: number;
   private readonly pool: EspeakPool;
@@ -223,7 +225,7 @@ export class PreviewEngine implements Engine {
   }
 
   async prepareVoice(reference: Audio): Promise<PreviewVoicePrompt> {
-    return { engine: 'preview', stats: await this.pool.analyse(reference) };
+    return { engine: 'preview', version: this.promptVersion, stats: await this.pool.analyse(reference) };
   }
 
   /** espeak settings that bring its output closest to the voice. */
