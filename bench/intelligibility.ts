@@ -7,12 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openMoonshine } from '../src/audio/asr/transcriber.js';
-import { resample } from '../src/audio/encode.js';
 import { analyseVoice } from '../src/audio/analysis.js';
 import { collectAudio, type Audio } from '../src/audio/types.js';
 import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { packageRoot } from '../src/paths.js';
 import { normaliseForComparison, wordErrorRate } from '../src/voices/text-check.js';
+import { wordErrorRateOver } from '../test/word-errors.js';
 import { decodeRecording } from './reference-audio.js';
 import { printTable } from './stats.js';
 
@@ -39,20 +39,7 @@ const engine = await PreviewEngine.start({ threads: 2, maxQueued: 8, cacheDir: j
 const transcriber = openMoonshine(join(packageRoot, 'models'), 2, 8);
 if (!transcriber) throw new Error('Moonshine is not installed: run npm install');
 
-/** Word errors over words, every sentence spoken `runs` times. */
-async function wordErrors(speak: (text: string) => Promise<Audio>): Promise<number> {
-  let errors = 0;
-  let words = 0;
-  for (let run = 0; run < runs; run += 1) {
-    for (const text of sentences) {
-      const heard = await transcriber!.transcribe(await resample(await speak(text), 16000));
-      const reference = normaliseForComparison(text);
-      errors += wordErrorRate(reference, normaliseForComparison(heard)) * reference.length;
-      words += reference.length;
-    }
-  }
-  return errors / words;
-}
+const wordErrors = (speak: (text: string) => Promise<Audio>) => wordErrorRateOver(transcriber, sentences, speak, { runs });
 
 const percent = (rate: number) => `${(rate * 100).toFixed(1)} %`;
 try {

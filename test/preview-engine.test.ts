@@ -9,8 +9,7 @@ import { decodeWav } from '../src/audio/wav.js';
 import type { SynthesisOptions, VoicePrompt } from '../src/engines/engine.js';
 import { PreviewEngine, type PreviewVoicePrompt } from '../src/engines/preview/preview-engine.js';
 import { EngineBusy } from '../src/errors.js';
-import { resample } from '../src/audio/encode.js';
-import { normaliseForComparison, wordErrorRate } from '../src/voices/text-check.js';
+import { wordErrorRateOver } from './word-errors.js';
 import { audioDir, createBody, dataUrl, startTestServer, testCacheDir, type TestServer } from './helpers.js';
 
 // Not the calibration texts, not the references' passage.
@@ -80,18 +79,8 @@ describe('preview engine: speaks in the enrolled voice', () => {
       sentence,
       'A small train crossed the valley slowly, carrying wood and letters to the villages beyond the hills.',
     ];
-    const wordErrors = async (speakText: (text: string) => Promise<Audio>): Promise<number> => {
-      let errors = 0;
-      let words = 0;
-      for (const text of texts) {
-        const heard = await transcriber.transcribe(await resample(await speakText(text), 16000));
-        if (process.env.TIMBRE_TEST_VERBOSE) t.diagnostic(heard);
-        const reference = normaliseForComparison(text);
-        errors += wordErrorRate(reference, normaliseForComparison(heard)) * reference.length;
-        words += reference.length;
-      }
-      return errors / words;
-    };
+    const heard = process.env.TIMBRE_TEST_VERBOSE ? (transcript: string) => t.diagnostic(transcript) : undefined;
+    const wordErrors = (speakText: (text: string) => Promise<Audio>) => wordErrorRateOver(transcriber, texts, speakText, { heard });
     const percent = (rate: number) => `${(rate * 100).toFixed(1)} %`;
     const rates: number[] = [];
     for (const name of ['low', 'high', 'fast', 'slow']) {

@@ -42,12 +42,7 @@ export class ProvenanceService {
     const names = new Set([...live.voices.map((voice) => voice.name), ...audit.map((entry) => entry.voice)]);
     const candidates: WatermarkIdentity[] = [...names].map((voiceName) => ({ accountId: account.id, voiceName }));
     const release = await this.queue.acquire();
-    let found;
-    try {
-      found = await detectWatermarkOffThread(samples, this.key, candidates);
-    } finally {
-      release();
-    }
+    const found = await detectWatermarkOffThread(samples, this.key, candidates).finally(release);
     return {
       watermarked: found.watermarked,
       voice: found.identity?.voiceName ?? null,
