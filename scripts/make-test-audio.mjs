@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url);
 const ffmpeg = require('@ffmpeg-installer/ffmpeg').path;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'test', '.audio');
-const version = '3';
+const version = '4';
 const stamp = join(out, 'VERSION');
 if (existsSync(stamp) && readFileSync(stamp, 'utf8') === version) process.exit(0);
 mkdirSync(out, { recursive: true });
@@ -80,6 +80,16 @@ const inputs = prompts.flatMap((name) => ['-f', 'g722', '-i', join(sounds, `${na
 const labels = prompts.map((_, index) => `[${index}:a]`).join('');
 ff(...inputs, '-filter_complex', `${labels}concat=n=${prompts.length}:v=0:a=1`, '-ar', '16000', '-c:a', 'pcm_s16le', join(out, 'human-en.wav'));
 writeFileSync(join(out, 'human-en.txt'), prompts.map((name) => transcripts.get(name)).join(' '));
+// Allison again, other prompts: spoken consent from the reference's speaker, with its words.
+const consentPrompts = ['conf-getconfno', 'conf-now-recording', 'conf-extended'];
+const joinPrompts = (folder, names, file) => {
+  const inputs = names.flatMap((name) => ['-f', 'g722', '-i', join(folder, `${name}.g722`)]);
+  ff(...inputs, '-filter_complex', `${names.map((_, index) => `[${index}:a]`).join('')}concat=n=${names.length}:v=0:a=1`, '-ar', '16000', '-c:a', 'pcm_s16le', file);
+};
+joinPrompts(sounds, consentPrompts, join(out, 'human-en-consent.wav'));
+writeFileSync(join(out, 'human-en-consent.txt'), consentPrompts.map((name) => transcripts.get(name)).join(' '));
+// Debian's French-Canadian speaker (June), for a second real voice in the similarity figures.
+joinPrompts('/usr/share/asterisk/sounds/fr_CA_f_June', ['agent-alreadyon', 'auth-incorrect', 'cannot-complete-as-dialed', 'check-number-dial-again', 'all-circuits-busy-now'], join(out, 'human-fr.wav'));
 // A long menu read with long pauses (73 s): too long as a whole.
 ff('-f', 'g722', '-i', join(sounds, 'demo-instruct.g722'), '-c:a', 'pcm_s16le', join(out, 'human-long.wav'));
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Test prerequisites: Debian packages (installed when missing; needs root, as on CI) and the
-# generated test audio (test/.audio, not committed). Safe to run again: it skips what is there.
+# Test prerequisites: Debian packages (installed when missing; needs root, as on CI), the
+# generated test audio (test/.audio, not committed) and the speaker encoder (models/). Safe to
+# run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ declare -A needed=(
   [chromium]=/usr/bin/chromium
   [asterisk-core-sounds-en]=/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz
   [asterisk-core-sounds-en-g722]=/usr/share/asterisk/sounds/en_US_f_Allison/demo-instruct.g722
+  [asterisk-core-sounds-fr-g722]=/usr/share/asterisk/sounds/fr_CA_f_June/agent-alreadyon.g722
 )
 missing=()
 for package in "${!needed[@]}"; do
@@ -32,3 +34,6 @@ fi
 # --packages-only: before `npm ci`, when the audio generator's dependencies are not there yet.
 [ "${1:-}" = "--packages-only" ] && exit 0
 node scripts/make-test-audio.mjs
+# The speaker encoder (Resemblyzer's weights from its PyPI wheel, pinned URL and sha256, converted
+# to ONNX by Timbre itself): the verification tests and the likeness figures need it.
+[ -f models/speaker-encoder/timbre-model.json ] || node bin/timbre.js models pull speaker-encoder

@@ -8,6 +8,8 @@ import { KeyService } from './accounts/keys.js';
 import { buildApi } from './api/server.js';
 import { openMoonshine, type Transcriber } from './audio/asr/transcriber.js';
 import { ReferenceIntake } from './audio/intake.js';
+import { openSpeakerEncoder, speakerEncoderPath, type SpeakerEncoder } from './audio/speaker/encoder.js';
+import { SpeakerChecks } from './voices/speaker-check.js';
 import { resamplers } from './audio/resampler.js';
 import { WatermarkKey } from './audio/watermark.js';
 import { ProvenanceService } from './voices/provenance.js';
@@ -52,6 +54,8 @@ export interface RunningTimbre {
   watermark: WatermarkKey | null;
   /** The recognizer behind the reference-text check; null when none is installed. */
   transcriber: Transcriber | null;
+  /** The speaker encoder behind the one-voice check and spoken consent; null when not installed. */
+  speakerEncoder: SpeakerEncoder | null;
   /** The key printed for a newcomer (first start, or read back from the key file), if any. */
   defaultKey: string | null;
   close(): Promise<void>;
@@ -110,8 +114,11 @@ function routeEngines(config: Config, available: Engine[]): EngineRouter {
 }
 
 /** Every installed neural model, loaded once; a model that fails to load is logged and left out. */
-async function loadNeuralEngines(config: Config, logger: Logger): Promise<Engine[]> {
-  const installed = installedModels(config.modelsDir);
+export async function loadNeuralEngines(
+  config: Pick<Config, 'modelsDir' | 'neuralThreads' | 'neuralJobs' | 'engineQueue' | 'voiceEmbeddingCache' | 'neuralSteps'>,
+  logger: Logger,
+): Promise<Engine[]> {
+  const installed = installedModels(config.modelsDir, 'engine');
   if (installed.length === 0) {
     logger.warn('no neural model is installed: the preview engine speaks (espeak-ng adapted to each voice); for real cloning run `npx timbre models pull pocket-tts` (or `timbre models add pocket-tts --from <folder>` offline)');
     return [];
@@ -138,6 +145,10 @@ async function loadNeuralEngines(config: Config, logger: Logger): Promise<Engine
 
 /** Starts the whole service: store, audio intake, jobs, HTTP. */
 export async function startTimbre(config: Config, options: StartOptions = {}): Promise<RunningTimbre> {
+  // Before anything is opened: a refused start leaves nothing running.
+  if (config.requireConsent === 'spoken' && !existsSync(speakerEncoderPath(config.modelsDir))) {
+    throw new ConfigError('TIMBRE_REQUIRE_CONSENT=spoken needs the speaker encoder: run `timbre models pull speaker-encoder` (or `models add speaker-encoder --from <wheel>`)');
+  }
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel });
   const { repository, blobs, shared } = await openStore(config);
@@ -162,7 +173,22 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   // A new voice's watermark is computed now, not on its first synthesis (15-20 ms of CPU).
   const prepareMark = (voice: VoiceRecord) =>
     void watermarkKey?.markFor({ accountId: voice.accountId, voiceName: voice.name }, engines.forModel(voice.targetModel, voice.language).sampleRate).catch(() => undefined);
-  const voices = new VoiceService(repository, blobs, intake, engines, clock, { quota: config.voiceQuota, requireConsent: config.requireConsent }, transcriber, prepareMark);
+  const speakerEncoder = openSpeakerEncoder(config.modelsDir, config.engineThreads, config.engineQueue);
+  if (speakerEncoder === null) {
+    logger.info('the speaker encoder is not installed: no spoken-consent verification or one-voice check (`npx timbre models pull speaker-encoder` adds them)');
+  }
+  const speakerChecks = speakerEncoder ? new SpeakerChecks(speakerEncoder, intake, transcriber) : null;
+  const voices = new VoiceService(
+    repository,
+    blobs,
+    intake,
+    engines,
+    clock,
+    { quota: config.voiceQuota, requireConsent: config.requireConsent },
+    transcriber,
+    prepareMark,
+    speakerChecks,
+  );
   const metrics = new Metrics(engines);
   const provenance = watermarkKey ? new ProvenanceService(repository, blobs, intake, keyBytes, config.voiceQuota) : null;
   const speech = new SpeechService(repository, blobs, engines, clock, logger, (record) => metrics.synthesis(record), watermarkKey);
@@ -206,6 +232,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     speech,
     generatedAudio,
     transcriber,
+    speakerEncoder,
     watermark: watermarkKey,
     defaultKey,
     async close() {
@@ -215,6 +242,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
       await repository.close();
       await engines.close();
       await transcriber?.close();
+      await speakerEncoder?.close();
     },
   };
 }

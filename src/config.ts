@@ -7,6 +7,9 @@ import { packageRoot } from './paths.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+/** What a create must carry: nothing, any consent record, or spoken consent with its audio. */
+export type ConsentRequirement = 'none' | 'any' | 'spoken';
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -53,9 +56,11 @@ export const settings = {
   requireConsent: {
     env: 'TIMBRE_REQUIRE_CONSENT',
     flag: 'require-consent',
-    schema: bool,
+    schema: z
+      .enum(['true', 'false', '1', '0', 'yes', 'no', 'spoken'])
+      .transform((value): ConsentRequirement => (value === 'spoken' ? 'spoken' : value === 'true' || value === '1' || value === 'yes' ? 'any' : 'none')),
     fallback: 'false',
-    help: 'refuse to create a voice without a consent record (input.consent)',
+    help: 'refuse to create a voice without a consent record (input.consent); `spoken`: only with spoken consent whose speaker is verified (needs the speaker encoder)',
   },
   fetchAllowCidrs: {
     env: 'TIMBRE_FETCH_ALLOW_CIDRS',

@@ -18,7 +18,7 @@ export class InvalidField extends TimbreError {
 /** The audio could not be used as a voice reference; `reason` is the short kind. */
 export class AudioRejected extends TimbreError {
   constructor(
-    readonly reason: 'undecodable' | 'silent' | 'too_little_speech' | 'too_long' | 'clipped' | 'text_mismatch' | 'language_mismatch',
+    readonly reason: 'undecodable' | 'silent' | 'too_little_speech' | 'too_long' | 'clipped' | 'text_mismatch' | 'language_mismatch' | 'two_voices',
     detail: string,
   ) {
     super(detail);
@@ -41,8 +41,12 @@ export class QuotaExceeded extends TimbreError {
 }
 
 export class ConsentRequired extends TimbreError {
-  constructor() {
-    super('this server requires the speaker\'s consent with every voice: send input.consent {method: checkbox | spoken | attestation, statement, given_by}');
+  constructor(spoken = false) {
+    super(
+      spoken
+        ? 'this server requires spoken consent with every voice: send input.consent {method: "spoken", statement, audio: a data URL of the speaker saying the statement}'
+        : 'this server requires the speaker\'s consent with every voice: send input.consent {method: checkbox | spoken | attestation, statement, given_by}',
+    );
   }
 }
 

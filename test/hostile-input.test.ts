@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { randomSource } from './synthetic/onnx-builder.js';
+import { randomSource } from '../src/onnx/graph-builder.js';
 import { audioPath, createBody, createVoice, enrollmentPath, startTestServer, type TestServer } from './helpers.js';
 
 // Hundreds of generated bad requests and bad audio; each must get a DashScope-shaped 4xx

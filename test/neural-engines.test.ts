@@ -10,7 +10,7 @@ import { packageRoot } from '../src/paths.js';
 import { audioPath, createBody, dataUrl, postJson, probeAudio, startTestServer, type TestServer } from './helpers.js';
 import { timbreBin } from './process.js';
 import { RealtimeClient } from './realtime-client.js';
-import { GraphBuilder } from './synthetic/onnx-builder.js';
+import { GraphBuilder } from '../src/onnx/graph-builder.js';
 import { pocketFiles, pocketSamplesPerFrame, writeSyntheticPocketTts } from './synthetic/pocket-tts.js';
 import { writeSyntheticZipVoice } from './synthetic/zipvoice.js';
 

@@ -31,9 +31,12 @@ export const createInput = z.object({
         method: z.enum(consentMethods, rule(`must be one of ${consentMethods.join(', ')}`)),
         statement: z.string(rule('must be a string')).trim().min(1, 'is empty').max(2000, 'must be at most 2000 characters'),
         given_by: z.string(rule('must be a string')).max(200, 'must be at most 200 characters').nullish(),
+        /** Spoken consent: the speaker saying the statement (data URL or URL, as audio.data). */
+        audio: z.string(rule('must be a string: a data URL or an http(s) URL')).min(1, 'is empty').nullish(),
       },
       rule('must be an object with method and statement'),
     )
+    .refine((consent) => !consent.audio || consent.method === 'spoken', { message: 'audio goes with method "spoken"', path: ['audio'] })
     .nullish(),
 });
 
@@ -77,7 +80,23 @@ function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T>
 function consentOnWire(stored: string | null): Record<string, unknown> | null {
   if (!stored) return null;
   const consent = JSON.parse(stored) as ConsentRecord;
-  return { method: consent.method, statement: consent.statement, given_by: consent.givenBy, gmt_recorded: gmtTimestamp(consent.recordedAt) };
+  const { verification } = consent;
+  return {
+    method: consent.method,
+    statement: consent.statement,
+    given_by: consent.givenBy,
+    gmt_recorded: gmtTimestamp(consent.recordedAt),
+    ...(verification
+      ? {
+          verification: {
+            speaker_similarity: verification.speakerSimilarity,
+            threshold: verification.threshold,
+            statement_word_error_rate: verification.statementWordErrorRate,
+            audio_sha256: verification.audioSha256,
+          },
+        }
+      : {}),
+  };
 }
 
 export const auditQuery = z.object({ limit: z.coerce.number(rule('must be a number')).int('must be an integer').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100) });
@@ -101,7 +120,9 @@ export async function customizationRoutes(app: FastifyInstance, options: Customi
         audioField: 'input.audio.data',
         text: fields.text?.trim() || null,
         language: fields.language ?? null,
-        consent: fields.consent ? { method: fields.consent.method, statement: fields.consent.statement, givenBy: fields.consent.given_by ?? null } : null,
+        consent: fields.consent
+          ? { method: fields.consent.method, statement: fields.consent.statement, givenBy: fields.consent.given_by ?? null, audioData: fields.consent.audio ?? null }
+          : null,
         actor: actorOf(request),
       });
       request.log.info({ voice: created.voice.name, speechSeconds: created.voice.speechSeconds }, 'voice created');

@@ -13,6 +13,18 @@ export interface SpeechSpan {
 export const vadSampleRate = 16000;
 const windowSize = 512;
 
+export interface DetectorOptions {
+  /** Speech probability above which a window is speech. */
+  threshold: number;
+  /** Shorter pauses do not end a span. */
+  minSilenceSeconds: number;
+  /** Shorter bursts are not spans. */
+  minSpeechSeconds: number;
+}
+
+/** For finding the speech of an upload: short pauses stay inside a span. */
+export const uploadDetection: DetectorOptions = { threshold: 0.5, minSilenceSeconds: 0.3, minSpeechSeconds: 0.25 };
+
 /**
  * Silero VAD through sherpa-onnx. One detector serves every request: its calls are
  * synchronous, so each `detect` runs start to finish without interleaving.
@@ -20,7 +32,7 @@ const windowSize = 512;
 export class SpeechDetector {
   private readonly vad: VadType;
 
-  constructor(modelPath: string, maxSpanSeconds: number) {
+  constructor(modelPath: string, maxSpanSeconds: number, options: DetectorOptions = uploadDetection) {
     // sherpa-onnx's Vad does not throw on a missing model; it logs on every call instead.
     if (!existsSync(modelPath)) {
       throw new Error(`Silero VAD model not found at ${modelPath}; run \`npm install\` (it unpacks models/silero_vad.onnx)`);
@@ -28,7 +40,14 @@ export class SpeechDetector {
     const { Vad } = require('sherpa-onnx-node') as typeof import('sherpa-onnx-node');
     this.vad = new Vad(
       {
-        sileroVad: { model: modelPath, threshold: 0.5, minSilenceDuration: 0.3, minSpeechDuration: 0.25, windowSize, maxSpeechDuration: maxSpanSeconds },
+        sileroVad: {
+          model: modelPath,
+          threshold: options.threshold,
+          minSilenceDuration: options.minSilenceSeconds,
+          minSpeechDuration: options.minSpeechSeconds,
+          windowSize,
+          maxSpeechDuration: maxSpanSeconds,
+        },
         sampleRate: vadSampleRate,
         numThreads: 1,
         provider: 'cpu',

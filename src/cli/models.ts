@@ -61,7 +61,7 @@ async function reportInstall(work: () => Promise<{ name: string; files: Record<s
 }
 
 export function addModelCommands(program: Command): void {
-  const models = program.command('models').description('install and list the neural voice-cloning models');
+  const models = program.command('models').description('install and list the neural voice-cloning models and the speaker encoder');
   const modelsDirOption = () => new Option('--models-dir <dir>', 'models folder [env TIMBRE_MODELS_DIR, default the package\'s models/]');
 
   models
@@ -72,13 +72,15 @@ export function addModelCommands(program: Command): void {
     .action((options: Record<string, unknown>) => {
       const config = modelsConfig(options);
       const installed = installedModels(config.modelsDir);
-      const assignments = engineAssignments(targetModels, config.engines, ['preview', ...installed.map((entry) => entry.model.name)]);
+      const engineIds = installed.filter((entry) => entry.model.role === 'engine').map((entry) => entry.model.name);
+      const assignments = engineAssignments(targetModels, config.engines, ['preview', ...engineIds]);
       const serves = (engine: string) => targetModels.filter((model) => (assignments.get(model) ?? 'preview') === engine);
       const rows = [
-        { name: 'preview', installed: true, source: 'built in (espeak-ng)', installedAt: null as string | null, serves: serves('preview') },
+        { name: 'preview', role: 'engine' as const, installed: true, source: 'built in (espeak-ng)', installedAt: null as string | null, serves: serves('preview') },
         ...catalog.map((model) => {
           const found = installed.find((entry) => entry.model.name === model.name);
-          return { name: model.name, installed: Boolean(found), source: found?.manifest.source ?? null, installedAt: found?.manifest.installedAt ?? null, serves: serves(model.name) };
+          const serving = model.role === 'engine' ? serves(model.name) : ['speaker similarity, consent verification'];
+          return { name: model.name, role: model.role, installed: Boolean(found), source: found?.manifest.source ?? null, installedAt: found?.manifest.installedAt ?? null, serves: serving };
         }),
       ];
       if (options.json) {
@@ -124,9 +126,9 @@ export function addModelCommands(program: Command): void {
 
   models
     .command('add')
-    .description('install a model from a folder or archive on disk (for hosts without internet); its files are checked')
+    .description('install a model from a folder or archive on disk (for hosts without internet; speaker-encoder: Resemblyzer\'s wheel or its pretrained.pt); its files are checked')
     .argument('<name>', catalog.map((model) => model.name).join(' | '))
-    .requiredOption('--from <path>', 'folder or .tar.bz2 / .tar.gz archive holding the model files')
+    .requiredOption('--from <path>', 'folder, .tar.bz2 / .tar.gz archive or .whl holding the model files')
     .addOption(modelsDirOption())
     .option('--json', 'print JSON for scripts')
     .action(async (name: string, options: Record<string, unknown>) => {

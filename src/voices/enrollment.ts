@@ -6,12 +6,14 @@ import type { Clock } from '../clock.js';
 import type { Transcriber } from '../audio/asr/transcriber.js';
 import type { Engine } from '../engines/engine.js';
 import type { EngineRouter } from '../engines/router.js';
-import { ConsentRequired, QuotaExceeded, VoiceNotFound } from '../errors.js';
+import { ConsentRequired, InvalidField, QuotaExceeded, VoiceNotFound } from '../errors.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository, VoiceAuditEntry, VoicePage, VoiceRecord } from '../store/repository.js';
 import { makeVoiceName } from './naming.js';
 import type { ConsentMethod, ConsentRecord, Language, TargetModel } from './rules.js';
+import type { SpeakerChecks } from './speaker-check.js';
 import { checkReferenceText } from './text-check.js';
+import type { ConsentRequirement } from '../config.js';
 
 export interface CreateVoiceRequest {
   targetModel: TargetModel;
@@ -21,7 +23,8 @@ export interface CreateVoiceRequest {
   audioField: string;
   text: string | null;
   language: Language | null;
-  consent: { method: ConsentMethod; statement: string; givenBy: string | null } | null;
+  /** `audioData`: spoken consent's audio (a data URL or URL), verified against the reference. */
+  consent: { method: ConsentMethod; statement: string; givenBy: string | null; audioData: string | null } | null;
   /** Who asks (an API key's prefix), for the audit trail. */
   actor: string;
 }
@@ -29,8 +32,8 @@ export interface CreateVoiceRequest {
 export interface EnrollmentRules {
   /** Most voices one account may hold. */
   quota: number;
-  /** Refuse creates that carry no consent record. */
-  requireConsent: boolean;
+  /** Refuse creates that carry no consent record (`any`), or no verified spoken consent (`spoken`). */
+  requireConsent: ConsentRequirement;
 }
 
 export interface CreatedVoice {
@@ -53,13 +56,20 @@ export class VoiceService {
     private readonly transcriber: Transcriber | null,
     /** Told of each new voice once it is stored (e.g. to prepare its watermark before its first synthesis). */
     private readonly onCreated: (voice: VoiceRecord) => void = () => undefined,
+    /** One voice per reference and spoken-consent verification; null without the speaker encoder. */
+    private readonly speakerChecks: SpeakerChecks | null = null,
   ) {}
 
   async create(account: Account, request: CreateVoiceRequest): Promise<CreatedVoice> {
     // Cheap early refusal; the insert below re-checks atomically.
     const held = await this.repository.countVoices(account.id);
     if (held >= this.rules.quota) throw new QuotaExceeded(this.rules.quota, held);
-    if (this.rules.requireConsent && request.consent === null) throw new ConsentRequired();
+    const { consent } = request;
+    if (this.rules.requireConsent === 'any' && consent === null) throw new ConsentRequired();
+    if (this.rules.requireConsent === 'spoken' && (consent?.method !== 'spoken' || consent.audioData === null)) throw new ConsentRequired(true);
+    if (consent?.audioData && this.speakerChecks === null) {
+      throw new InvalidField('input.consent.audio', 'cannot be verified: this server has no speaker encoder installed (timbre models pull speaker-encoder)');
+    }
 
     const originalFile = this.blobs.temporaryPath();
     const blobKeys: string[] = [];
@@ -70,7 +80,19 @@ export class VoiceService {
       const engine = this.engines.forModel(request.targetModel, request.language);
       const voicePrompt = this.transcriptFor(engine, request, prepared.speech16k).then((transcript) => engine.prepareVoice(prepared.reference, transcript, request.language));
       voicePrompt.catch(() => undefined);
+      // The speaker encoder runs on its own thread, beside the engine's analysis.
+      const speaker = this.speakerChecks?.analyseReference(prepared.reference);
+      speaker?.catch(() => undefined);
       const fallbackReasons = [...prepared.fallbackReasons];
+      let verification: ConsentRecord['verification'];
+      if (speaker && this.speakerChecks) {
+        const analysis = await speaker;
+        const doubt = this.speakerChecks.oneVoice(analysis);
+        if (doubt !== null) fallbackReasons.push(doubt);
+        if (consent?.audioData) {
+          verification = await this.speakerChecks.verifyConsent(analysis, { statement: consent.statement, audioData: consent.audioData }, request.language, this.blobs.temporaryPath());
+        }
+      }
       if (request.text !== null) {
         const checked = await checkReferenceText(request.text, request.language, prepared.speech16k, this.transcriber);
         if (checked.fallbackReason !== null) fallbackReasons.push(checked.fallbackReason);
@@ -103,7 +125,9 @@ export class VoiceService {
         referenceBlob,
         referenceSampleRate,
         voicePrompt: JSON.stringify(await voicePrompt),
-        consent: request.consent ? JSON.stringify({ ...request.consent, recordedAt: now, accountId: account.id } satisfies ConsentRecord) : null,
+        consent: consent
+          ? JSON.stringify({ method: consent.method, statement: consent.statement, givenBy: consent.givenBy, recordedAt: now, accountId: account.id, ...(verification ? { verification } : {}) } satisfies ConsentRecord)
+          : null,
       };
       const outcome = await this.repository.insertVoiceWithinQuota(voice, this.rules.quota, request.actor);
       if (!outcome.inserted) throw new QuotaExceeded(this.rules.quota, outcome.voiceCount);

@@ -24,4 +24,17 @@ export interface ConsentRecord {
   /** When the server recorded it (ms since epoch), and for which account. */
   recordedAt: number;
   accountId: string;
+  /** Spoken consent with its audio: what was checked. The audio itself is not kept. */
+  verification?: ConsentVerification;
+}
+
+export interface ConsentVerification {
+  /** Cosine between the speaker encoder's embeddings of the consent audio and the reference. */
+  speakerSimilarity: number;
+  /** The least similarity accepted as the same speaker. */
+  threshold: number;
+  /** Word error rate of the statement against what the recognizer heard; null when not checked (no recognizer for the language). */
+  statementWordErrorRate: number | null;
+  /** sha256 of the consent audio as uploaded. */
+  audioSha256: string;
 }

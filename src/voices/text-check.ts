@@ -59,11 +59,31 @@ export interface TextCheckOutcome {
 
 const latinScript = /^[\p{Script=Latin}\p{N}\p{P}\p{Zs}\p{S}\s]*$/u;
 
+export type SpokenTextMatch = { verified: true; wordErrorRate: number; heard: string } | { verified: false; reason: string };
+
 /**
- * Checks `text` against the speech of the upload. English is checked by the installed
- * recognizer; a text with no `language` is checked as English when it is written in Latin
- * script (the refusal says to set `language` when the speech is another language); other
- * languages are accepted unverified, and the reason says so.
+ * How far `text` is from what the recognizer hears in the speech. English is checked by the
+ * installed recognizer; a text with no `language` is checked as English when it is written in
+ * Latin script; other languages cannot be checked, and the reason says so.
+ */
+export async function matchSpokenText(text: string, language: Language | null, speech16k: Float32Array[], transcriber: Transcriber | null): Promise<SpokenTextMatch> {
+  const assumedLanguage = language ?? (latinScript.test(text) ? 'en' : null);
+  if (assumedLanguage === null || transcriber === null || !transcriber.languages.includes(assumedLanguage)) {
+    return { verified: false, reason: `no speech recognizer for ${assumedLanguage ?? 'this script'} is installed` };
+  }
+  const heard: string[] = [];
+  for (const piece of speech16k) heard.push(await transcriber.transcribe(piece));
+  const joined = heard.join(' ');
+  return { verified: true, wordErrorRate: wordErrorRate(normaliseForComparison(text), normaliseForComparison(joined)), heard: joined };
+}
+
+export function percentOfWords(rate: number): string {
+  return `${Math.round(Math.min(1, rate) * 100)} %`;
+}
+
+/**
+ * Checks `text` against the speech of the upload (see matchSpokenText); the refusal says to
+ * set `language` when the speech may be another language.
  */
 export async function checkReferenceText(
   text: string,
@@ -71,20 +91,15 @@ export async function checkReferenceText(
   speech16k: Float32Array[],
   transcriber: Transcriber | null,
 ): Promise<TextCheckOutcome> {
-  const assumedLanguage = language ?? (latinScript.test(text) ? 'en' : null);
-  if (assumedLanguage === null || transcriber === null || !transcriber.languages.includes(assumedLanguage)) {
-    const which = assumedLanguage ?? 'this script';
-    return { fallbackReason: `text not verified: no speech recognizer for ${which} is installed`, wordErrorRate: null };
-  }
-  const heard: string[] = [];
-  for (const piece of speech16k) heard.push(await transcriber.transcribe(piece));
-  const rate = wordErrorRate(normaliseForComparison(text), normaliseForComparison(heard.join(' ')));
-  const percent = `${Math.round(Math.min(1, rate) * 100)} %`;
+  const match = await matchSpokenText(text, language, speech16k, transcriber);
+  if (!match.verified) return { fallbackReason: `text not verified: ${match.reason}`, wordErrorRate: null };
+  const rate = match.wordErrorRate;
+  const percent = percentOfWords(rate);
   if (rate > textCheckThresholds.refuseAbove) {
     const hint = language === null ? '; if the speech is not English, set `language`' : '';
     throw new AudioRejected(
       'text_mismatch',
-      `the text does not match the speech: ${percent} of its words differ from what was heard ("${truncate(heard.join(' '), 120)}")${hint}`,
+      `the text does not match the speech: ${percent} of its words differ from what was heard ("${truncate(match.heard, 120)}")${hint}`,
     );
   }
   if (rate > textCheckThresholds.noteAbove) {
@@ -93,6 +108,6 @@ export async function checkReferenceText(
   return { fallbackReason: null, wordErrorRate: rate };
 }
 
-function truncate(text: string, length: number): string {
+export function truncate(text: string, length: number): string {
   return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
 }

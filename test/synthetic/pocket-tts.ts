@@ -11,7 +11,7 @@
 // text token adds three 80 ms frames before the end-of-speech logit rises.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GraphBuilder, randomSource } from './onnx-builder.js';
+import { GraphBuilder, randomSource } from '../../src/onnx/graph-builder.js';
 
 const embeddingDim = 1024;
 const latentDim = 32;

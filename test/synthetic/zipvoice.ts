@@ -13,7 +13,7 @@
 //   token token ...", espeak-ng-data for words outside the lexicon.
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GraphBuilder, randomSource } from './onnx-builder.js';
+import { GraphBuilder, randomSource } from '../../src/onnx/graph-builder.js';
 
 const featDim = 100;
 const fftBins = 513;

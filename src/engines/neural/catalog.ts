@@ -6,7 +6,8 @@ export interface ModelFile {
   role: string;
   /** File name in the upstream archive (found anywhere under it). */
   file: string;
-  kind: 'onnx' | 'json' | 'text' | 'folder';
+  /** `torch-checkpoint`: PyTorch weights that Timbre converts to an ONNX graph at install. */
+  kind: 'onnx' | 'json' | 'text' | 'folder' | 'torch-checkpoint';
 }
 
 export interface Download {
@@ -21,7 +22,9 @@ export interface Download {
 }
 
 export interface CatalogModel {
-  name: 'pocket-tts' | 'zipvoice';
+  name: 'pocket-tts' | 'zipvoice' | 'speaker-encoder';
+  /** An engine speaks; a listener (the speaker encoder) judges voices. */
+  role: 'engine' | 'listener';
   description: string;
   downloads: Download[];
   files: ModelFile[];
@@ -31,6 +34,7 @@ export interface CatalogModel {
 export const catalog: readonly CatalogModel[] = [
   {
     name: 'pocket-tts',
+    role: 'engine',
     description: 'Kyutai Pocket TTS (int8), zero-shot cloning from the reference audio alone; English',
     downloads: [{ url: 'https://github.com/k2-fsa/sherpa-onnx/releases/download/tts-models/sherpa-onnx-pocket-tts-int8-2026-01-26.tar.bz2', sha256: null }],
     files: [
@@ -46,6 +50,7 @@ export const catalog: readonly CatalogModel[] = [
   },
   {
     name: 'zipvoice',
+    role: 'engine',
     description: 'ZipVoice distill (int8) with the vocos 24 kHz vocoder; Chinese and English, needs the reference transcript',
     downloads: [
       { url: 'https://github.com/k2-fsa/sherpa-onnx/releases/download/tts-models/sherpa-onnx-zipvoice-distill-int8-zh-en-emilia.tar.bz2', sha256: null },
@@ -60,6 +65,20 @@ export const catalog: readonly CatalogModel[] = [
       { role: 'dataDir', file: 'espeak-ng-data', kind: 'folder' },
     ],
     languages: ['zh', 'en'],
+  },
+  {
+    name: 'speaker-encoder',
+    role: 'listener',
+    description: "Resemblyzer's GE2E voice encoder (Apache-2.0), converted to ONNX at install: speaker similarity, spoken-consent verification, one-speaker check",
+    // PyPI's file host; URL and sha256 as PyPI's simple index lists them for resemblyzer==0.1.4.
+    downloads: [
+      {
+        url: 'https://files.pythonhosted.org/packages/d9/b5/d897d5de5b2123a1ad5d32e8e007d83f76582f5c32c60992577263bd7c7e/Resemblyzer-0.1.4-py3-none-any.whl',
+        sha256: '8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f',
+      },
+    ],
+    files: [{ role: 'checkpoint', file: 'pretrained.pt', kind: 'torch-checkpoint' }],
+    languages: [],
   },
 ];
 

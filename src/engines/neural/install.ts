@@ -4,11 +4,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { unzipSync } from 'fflate';
 import * as tar from 'tar';
 import unbzip2 from 'unbzip2-stream';
+import { encoderGraphFromCheckpoint } from '../../audio/speaker/convert.js';
+import { speakerEncoderFiles } from '../../audio/speaker/encoder.js';
 import type { CatalogModel, Download, ModelFile } from './catalog.js';
 import { manifestPath, modelFolder, type InstallManifest } from './installed.js';
 
@@ -43,11 +46,31 @@ async function findAll(root: string, name: string): Promise<string[]> {
   return found;
 }
 
+const archivePattern = /\.(tar\.bz2|tbz2|tar\.gz|tgz|tar|whl|zip)$/i;
+
+/** Unpacks a zip (a Python wheel) with fflate: every member under `into`, no path escaping it. */
+async function unzip(archive: string, into: string): Promise<void> {
+  let members: Record<string, Uint8Array>;
+  try {
+    members = unzipSync(await readFile(archive));
+  } catch (error) {
+    throw new InstallError(`${basename(archive)} could not be unpacked (${(error as Error).message}): a damaged or incomplete archive`);
+  }
+  for (const [name, bytes] of Object.entries(members)) {
+    if (name.endsWith('/')) continue;
+    const path = join(into, name);
+    if (!path.startsWith(`${into}/`) || name.split('/').includes('..')) throw new InstallError(`${basename(archive)} holds a path outside itself (${name})`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, bytes);
+  }
+}
+
 async function extract(archive: string, into: string): Promise<void> {
   const lower = archive.toLowerCase();
+  if (lower.endsWith('.whl') || lower.endsWith('.zip')) return unzip(archive, into);
   const bzip2 = lower.endsWith('.tar.bz2') || lower.endsWith('.tbz2');
   if (!bzip2 && !lower.endsWith('.tar.gz') && !lower.endsWith('.tgz') && !lower.endsWith('.tar')) {
-    throw new InstallError(`${basename(archive)} is not an archive Timbre can read (.tar.bz2, .tar.gz or .tar)`);
+    throw new InstallError(`${basename(archive)} is not an archive Timbre can read (.tar.bz2, .tar.gz, .tar, .whl or .zip)`);
   }
   try {
     if (bzip2) await pipeline(createReadStream(archive), unbzip2(), tar.x({ cwd: into, strict: true }));
@@ -100,6 +123,23 @@ async function checkOnnx(model: CatalogModel, file: ModelFile, path: string): Pr
   if (problem) throw new InstallError(`${file.file} does not fit the ${model.name} loader: ${problem}`);
 }
 
+/**
+ * Converts a PyTorch checkpoint into the ONNX graph Timbre runs, writes it into `staging`, and
+ * checks that onnxruntime loads it. Returns the graph's file name.
+ */
+async function convertCheckpoint(model: CatalogModel, file: ModelFile, path: string, staging: string): Promise<string> {
+  let graph: Uint8Array;
+  try {
+    graph = encoderGraphFromCheckpoint(await readFile(path), basename(path));
+  } catch (error) {
+    throw new InstallError(`${file.file} cannot be converted: ${(error as Error).message}`);
+  }
+  const graphFile = speakerEncoderFiles.graph;
+  await writeFile(join(staging, graphFile), graph);
+  await checkOnnx(model, { ...file, file: graphFile, kind: 'onnx' }, join(staging, graphFile));
+  return graphFile;
+}
+
 async function checkFile(model: CatalogModel, file: ModelFile, path: string): Promise<void> {
   const info = await stat(path);
   if (file.kind === 'folder') {
@@ -130,16 +170,28 @@ export async function installModel(model: CatalogModel, from: string, modelsDir:
   try {
     let root = from;
     if ((await stat(from)).isFile()) {
-      await extract(from, scratch);
+      // A model of one file may come as that file alone (a .pt checkpoint), under any name.
+      if (!archivePattern.test(from) && model.files.length === 1) await cp(from, join(scratch, model.files[0]!.file));
+      else await extract(from, scratch);
       root = scratch;
     }
     const manifest: InstallManifest = { name: model.name, source, installedAt: new Date().toISOString(), files: {} };
+    const record = async (name: string, path: string) => {
+      manifest.files[name] = { sha256: await sha256Of(path), bytes: (await stat(path)).size };
+    };
     for (const file of model.files) {
       const [path] = await findAll(root, file.file);
       if (!path) throw new InstallError(`${model.name} needs ${file.file}, which is not in ${from}`);
+      if (file.kind === 'torch-checkpoint') {
+        // The checkpoint's hash says which weights were converted; only the graph is kept.
+        await record(file.file, path);
+        const graphFile = await convertCheckpoint(model, file, path, staging);
+        await record(graphFile, join(staging, graphFile));
+        continue;
+      }
       await checkFile(model, file, path);
       await cp(path, join(staging, file.file), { recursive: true });
-      if (file.kind !== 'folder') manifest.files[file.file] = { sha256: await sha256Of(path), bytes: (await stat(path)).size };
+      if (file.kind !== 'folder') await record(file.file, path);
     }
     await writeFile(manifestPath(staging), `${JSON.stringify(manifest, null, 2)}\n`);
     const target = modelFolder(modelsDir, model.name);
@@ -231,7 +283,7 @@ export async function pullModel(model: CatalogModel, options: PullOptions): Prom
       const file = join(cache, basename(new URL(asset.url).pathname));
       if (!existsSync(file) || (await sha256Of(file)) !== asset.sha256.toLowerCase()) await download(asset.url, file, asset.sha256, options.progress);
       fetched.push(file);
-      if (/\.(tar\.bz2|tbz2|tar\.gz|tgz|tar)$/i.test(file)) await extract(file, gathered);
+      if (archivePattern.test(file)) await extract(file, gathered);
       else await cp(file, join(gathered, basename(file)));
     }
     const manifest = await installModel(model, gathered, options.modelsDir, model.downloads.map((pinned, index) => options.downloads?.[index]?.url ?? pinned.url).join(' + '));

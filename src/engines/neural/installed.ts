@@ -25,8 +25,9 @@ export interface InstalledModel {
 }
 
 /** Catalog models with a complete install (manifest written last, so a half install is not one). */
-export function installedModels(modelsDir: string): InstalledModel[] {
+export function installedModels(modelsDir: string, role?: CatalogModel['role']): InstalledModel[] {
   return catalog.flatMap((model) => {
+    if (role && model.role !== role) return [];
     const folder = modelFolder(modelsDir, model.name);
     const path = manifestPath(folder);
     if (!existsSync(path)) return [];

@@ -1,4 +1,5 @@
-// A small ONNX graph builder for the test suite's synthetic models (random weights, real
+// A small ONNX graph builder: the speaker encoder's graph is written with it at install time
+// (weights read from a checkpoint), and the test suite's synthetic models (random weights, real
 // graphs). onnx-proto supplies the protobuf types; this only assembles nodes and tensors.
 import onnxProto from 'onnx-proto';
 
@@ -44,13 +45,22 @@ export class GraphBuilder {
 
   /** Adds a node; returns its (first) output name. `output` names it (for graph outputs). */
   op(type: string, inputs: string[], attributes: Record<string, number | number[]> = {}, output?: string): string {
-    const name = output ?? this.fresh(type);
+    return this.opWithOutputs(type, inputs, attributes, [output ?? this.fresh(type)])[0]!;
+  }
+
+  /** Adds a node with `outputCount` fresh outputs (an LSTM's Y, Y_h, Y_c); returns their names. */
+  multi(type: string, inputs: string[], attributes: Record<string, number | number[]>, outputCount: number): string[] {
+    const first = this.fresh(type);
+    return this.opWithOutputs(type, inputs, attributes, Array.from({ length: outputCount }, (_, index) => `${first}_${index}`));
+  }
+
+  private opWithOutputs(type: string, inputs: string[], attributes: Record<string, number | number[]>, outputs: string[]): string[] {
     this.nodes.push(
       onnx.NodeProto.create({
         opType: type,
         input: inputs,
-        output: [name],
-        name: `${name}_node`,
+        output: outputs,
+        name: `${outputs[0]}_node`,
         attribute: Object.entries(attributes).map(([key, value]) =>
           Array.isArray(value)
             ? onnx.AttributeProto.create({ name: key, type: onnx.AttributeProto.AttributeType.INTS, ints: value })
@@ -60,7 +70,7 @@ export class GraphBuilder {
         ),
       }),
     );
-    return name;
+    return outputs;
   }
 
   /** A constant float tensor. */
@@ -94,7 +104,7 @@ export class GraphBuilder {
     return this.op('Reshape', [asFloat, this.int64s([2], [1, 1])]);
   }
 
-  encode(metadata: Record<string, string> = {}): Uint8Array {
+  encode(metadata: Record<string, string> = {}, producerName = 'timbre-test-suite'): Uint8Array {
     const valueInfo = (spec: ValueSpec) =>
       onnx.ValueInfoProto.create({
         name: spec.name,
@@ -109,7 +119,7 @@ export class GraphBuilder {
       });
     const model = onnx.ModelProto.create({
       irVersion: 8,
-      producerName: 'timbre-test-suite',
+      producerName,
       opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 })],
       metadataProps: Object.entries(metadata).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value })),
       graph: onnx.GraphProto.create({
