@@ -1,7 +1,8 @@
 // npm run bench:enroll: create latency for 20 s WAV and MP3 data URLs and list throughput,
-// each beside a baseline measured in the same run on the same machine.
+// each beside a baseline measured in the same run on the same machine; and the 20 s WAV create
+// on a second server without the speaker encoder (what its one-voice check costs).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -31,10 +32,21 @@ await running.engine.ready();
 const endpoint = `${running.url}/api/v1/services/audio/tts/customization`;
 const headers = { authorization: `Bearer ${running.defaultKey}`, 'content-type': 'application/json' };
 
-async function call(body: string): Promise<void> {
-  const response = await fetch(endpoint, { method: 'POST', headers, body });
+async function callOn(server: { url: string; defaultKey: string | null }, body: string): Promise<void> {
+  const response = await fetch(`${server.url}/api/v1/services/audio/tts/customization`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${server.defaultKey}` }, body });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
   await response.arrayBuffer();
+}
+const call = (body: string) => callOn(running, body);
+
+/** The same server on a models folder holding everything but the speaker encoder. */
+async function startWithoutEncoder(): Promise<Awaited<ReturnType<typeof startTimbre>>> {
+  const modelsDir = join(dataDir, 'models-without-encoder');
+  mkdirSync(modelsDir);
+  for (const file of ['silero_vad.onnx', 'moonshine-tiny-encoder.onnx', 'moonshine-tiny-decoder.onnx']) symlinkSync(join(config.modelsDir, file), join(modelsDir, file));
+  const server = await startTimbre(loadConfig({ TIMBRE_DATA_DIR: join(dataDir, 'without-encoder'), TIMBRE_MODELS_DIR: modelsDir, PORT: '0' }), { logger: pino({ level: 'silent' }) });
+  await server.engine.ready();
+  return server;
 }
 
 try {
@@ -47,14 +59,24 @@ try {
     await call(body); // warm-up
     const createTimes = await timeEach(creates, () => call(body));
     const decodeTimes = await timeEach(creates, () => ffmpegDecode(audio(file)));
-    rows.push([
-      `create, 20 s ${file.split('.')[1]} data URL`,
-      percentile(createTimes, 50).toFixed(1),
-      percentile(createTimes, 95).toFixed(1),
-      percentile(createTimes, 99).toFixed(1),
+    const row = (label: string, times: number[]) => [
+      label,
+      percentile(times, 50).toFixed(1),
+      percentile(times, 95).toFixed(1),
+      percentile(times, 99).toFixed(1),
       `${percentile(decodeTimes, 50).toFixed(1)} (ffmpeg decode alone)`,
-      (percentile(createTimes, 50) / percentile(decodeTimes, 50)).toFixed(2),
-    ]);
+      (percentile(times, 50) / percentile(decodeTimes, 50)).toFixed(2),
+    ];
+    rows.push(row(`create, 20 s ${file.split('.')[1]} data URL${running.speakerEncoder ? ' (speaker encoder installed)' : ''}`, createTimes));
+    if (file.endsWith('.wav') && running.speakerEncoder) {
+      const without = await startWithoutEncoder();
+      try {
+        await callOn(without, body);
+        rows.push(row('create, 20 s wav data URL, no speaker encoder', await timeEach(creates, () => callOn(without, body))));
+      } finally {
+        await without.close();
+      }
+    }
   }
   const listBody = JSON.stringify({ model: 'qwen-voice-enrollment', input: { action: 'list', page_size: 10, page_index: 0 } });
   const listTimes = await timeEach(lists, () => call(listBody));

@@ -37,3 +37,7 @@ node scripts/make-test-audio.mjs
 # The speaker encoder (Resemblyzer's weights from its PyPI wheel, pinned URL and sha256, converted
 # to ONNX by Timbre itself): the verification tests and the likeness figures need it.
 [ -f models/speaker-encoder/timbre-model.json ] || node bin/timbre.js models pull speaker-encoder
+# The same wheel as a file, for the install tests (served from loopback, unpacked, damaged);
+# pip checks it against PyPI's index as it downloads.
+[ -f test/.audio/Resemblyzer-0.1.4-py3-none-any.whl ] ||
+  PIP_CACHE_DIR="$PWD/.cache/pip" python3 -m pip download -q --no-deps --disable-pip-version-check resemblyzer==0.1.4 -d test/.audio

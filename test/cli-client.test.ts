@@ -48,7 +48,9 @@ describe('CLI: voices and say against a running server', () => {
   let voice = '';
 
   it('voices create prints the voice name (JSON with --json) and exits 0', async () => {
-    const created = await timbre(['voices', 'create', '--file', audioPath('human-en.wav'), '--name', 'cli', '--target-model', 'qwen3-tts-vc-2026-01-22', '--consent', 'Read aloud by the speaker', '--consent-method', 'spoken']);
+    // Spoken consent with its audio (--consent-audio implies method spoken): verified by the server.
+    const statement = readFileSync(audioPath('human-en-consent.txt'), 'utf8');
+    const created = await timbre(['voices', 'create', '--file', audioPath('human-en.wav'), '--name', 'cli', '--target-model', 'qwen3-tts-vc-2026-01-22', '--consent', statement, '--consent-audio', audioPath('human-en-consent.wav')]);
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /^qwen-tts-vc-cli-voice-\d{17}-[0-9a-f]{4}\n$/);
     voice = created.stdout.trim();
@@ -120,7 +122,7 @@ describe('CLI: voices and say against a running server', () => {
     const audit = await timbre(['voices', 'audit']);
     assert.equal(audit.code, 0, audit.stderr);
     assert.match(audit.stdout, /^WHEN \(UTC\)\s+EVENT\s+VOICE\s+BY\s+CONSENT\n/);
-    assert.match(audit.stdout, new RegExp(`deleted\\s+${voice}\\s+key ${key.slice(0, 16)}…\\s+spoken: Read aloud by the speaker`));
+    assert.match(audit.stdout, new RegExp(`deleted\\s+${voice}\\s+key ${key.slice(0, 16)}…\\s+spoken: Please enter your conference number`));
     const json = JSON.parse((await timbre(['voices', 'audit', '--json'])).stdout) as { event: string }[];
     assert.deepEqual(json.map((entry) => entry.event), ['deleted', 'created', 'created']);
   });

@@ -60,6 +60,26 @@ describe('SDK: voices', () => {
     assert.ok(reference.samples.length / reference.sampleRate > 10);
   });
 
+  it('sends spoken consent with its audio, and reads back what the server verified', async () => {
+    const statement = readFileSync(audioPath('human-en-consent.txt'), 'utf8');
+    const created = await client.voices.create({
+      audio: audioPath('human-en.wav'),
+      preferredName: 'spoken',
+      consent: { method: 'spoken', statement, audio: audioPath('human-en-consent.wav') },
+    });
+    const listed = await client.voices.list({ pageSize: 10 });
+    const verification = listed.voices.find((voice) => voice.voice === created.voice)!.consent!.verification!;
+    assert.ok(verification.speakerSimilarity >= verification.threshold);
+    assert.match(verification.audioSha256, /^[0-9a-f]{64}$/);
+    const refused = await client.voices
+      .create({ audio: audioPath('human-en.wav'), preferredName: 'other', consent: { method: 'spoken', statement, audio: audioPath('low.wav') } })
+      .catch((error: unknown) => error);
+    assert.ok(refused instanceof TimbreApiError);
+    assert.equal(refused.code, 'InvalidParameter');
+    assert.match(refused.message, /failed the speaker check/);
+    await client.voices.delete(created.voice);
+  });
+
   it('iterates over every page', async () => {
     const seen: string[] = [];
     for await (const voice of client.voices.iterate(2)) seen.push(voice.voice);

@@ -164,5 +164,22 @@ describe('web studio: a person clones a voice in the browser', () => {
       ['mic'],
     );
   });
-});
 
+  it('offers spoken consent where the speaker encoder is installed, and sends the recording to be verified', async () => {
+    assert.equal(await page.isVisible('#spoken-consent'), true);
+    assert.equal(await page.textContent('#consent-statement'), 'I agree that Timbre may make a copy of my voice and use it to speak new words.');
+    await page.setInputFiles('#upload', audioPath('human-en.wav'));
+    await page.waitForFunction(() => !(document.getElementById('create') as HTMLButtonElement).disabled);
+    // The fake microphone plays Allison reading prompts, not the sentence: her voice passes the
+    // speaker check and her words fail the statement check, which the page reports.
+    await page.click('#consent-record');
+    await page.waitForTimeout(6000);
+    await page.click('#consent-stop');
+    await page.waitForFunction(() => !(document.getElementById('consent-preview') as HTMLAudioElement).hidden);
+    await page.fill('#voice-name', 'spoken');
+    await page.click('#create');
+    const message = await waitForStatus('create-status', 'error');
+    assert.match(message, /input\.consent\.statement failed the statement check: it is not what the consent audio says/);
+    await screenshot('spoken-consent-checked');
+  });
+});

@@ -191,6 +191,59 @@ $('upload').addEventListener('change', async () => {
   await useSample(file, `File ${file.name}`);
 });
 
+// ---------- spoken consent (where the server can verify it) ----------
+let consentPolicy = { required: 'none', spoken_verification: false, suggested_statement: '' };
+let consentDataUrl = null;
+
+async function loadConsentPolicy() {
+  consentPolicy = (await (await api('/api/v1/voices/consent-policy')).json()).output;
+  $('spoken-consent').hidden = !consentPolicy.spoken_verification;
+  $('consent-statement').textContent = consentPolicy.suggested_statement;
+  // Where spoken consent is mandatory, the checkbox alone is not enough.
+  $('consent-checkbox').hidden = consentPolicy.required === 'spoken';
+  $('consent').required = consentPolicy.required !== 'spoken';
+}
+
+let consentRecorder = null;
+$('consent-record').addEventListener('click', async () => {
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false } });
+  } catch (error) {
+    setStatus('create-status', `The microphone is not available: ${error.message}.`, 'error');
+    return;
+  }
+  const chunks = [];
+  consentRecorder = new MediaRecorder(stream);
+  consentRecorder.ondataavailable = (event) => chunks.push(event.data);
+  const limit = setTimeout(() => consentRecorder.stop(), maxRecordSeconds * 1000);
+  consentRecorder.onstop = async () => {
+    clearTimeout(limit);
+    stream.getTracks().forEach((track) => track.stop());
+    $('consent-record').disabled = false;
+    $('consent-stop').disabled = true;
+    try {
+      const wav = await recordingToWav(new Blob(chunks, { type: consentRecorder.mimeType }));
+      consentDataUrl = await blobToDataUrl(wav);
+      $('consent-preview').src = URL.createObjectURL(wav);
+      $('consent-preview').hidden = false;
+      setStatus('create-status', 'Spoken consent recorded; it is checked when you create the voice.');
+    } catch (error) {
+      setStatus('create-status', `The consent recording could not be read: ${error.message}`, 'error');
+    }
+  };
+  consentRecorder.start(250);
+  $('consent-record').disabled = true;
+  $('consent-stop').disabled = false;
+  setStatus('create-status', 'Recording consent… read the sentence, then press Stop.');
+});
+$('consent-stop').addEventListener('click', () => consentRecorder?.state === 'recording' && consentRecorder.stop());
+
+function consentToSend() {
+  if (consentDataUrl) return { method: 'spoken', statement: consentPolicy.suggested_statement, audio: consentDataUrl };
+  return { method: 'checkbox', statement: 'The person speaking in this recording agreed to have their voice cloned.' };
+}
+
 $('create-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   if (!sampleDataUrl) return;
@@ -199,8 +252,12 @@ $('create-form').addEventListener('submit', async (event) => {
     target_model: $('voice-model').value,
     preferred_name: $('voice-name').value.trim(),
     audio: { data: sampleDataUrl },
-    consent: { method: 'checkbox', statement: 'The person speaking in this recording agreed to have their voice cloned.' },
+    consent: consentToSend(),
   };
+  if (consentPolicy.required === 'spoken' && !consentDataUrl) {
+    setStatus('create-status', 'This server needs spoken consent: record the sentence above first.', 'error');
+    return;
+  }
   if ($('voice-text').value.trim()) input.text = $('voice-text').value.trim();
   if ($('voice-language').value) input.language = $('voice-language').value;
   $('create').disabled = true;
@@ -230,7 +287,7 @@ async function refreshVoices(pageIndex) {
     return;
   }
   try {
-    const listed = await enrollment({ action: 'list', page_index: pageIndex, page_size: pageSize });
+    const [listed] = await Promise.all([enrollment({ action: 'list', page_index: pageIndex, page_size: pageSize }), pageIndex === 0 ? loadConsentPolicy() : null]);
     setStatus('key-status', 'Key accepted.', 'ok');
     currentPage = pageIndex;
     const { voice_list: voices, total_count: total } = listed.output;
@@ -239,7 +296,8 @@ async function refreshVoices(pageIndex) {
       ...voices.map((voice) => {
         const row = document.createElement('tr');
         row.dataset.voice = voice.voice;
-        const cells = [voice.voice, voice.target_model, voice.gmt_create, voice.consent ? `${voice.consent.method}, ${voice.consent.gmt_recorded}` : '—'];
+        const verified = voice.consent?.verification ? `, speaker verified (${voice.consent.verification.speaker_similarity})` : '';
+        const cells = [voice.voice, voice.target_model, voice.gmt_create, voice.consent ? `${voice.consent.method}${verified}, ${voice.consent.gmt_recorded}` : '—'];
         for (const text of cells) {
           const cell = document.createElement('td');
           cell.textContent = text;

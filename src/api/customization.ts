@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { InvalidField } from '../errors.js';
 import type { VoiceService } from '../voices/enrollment.js';
 import { gmtTimestamp } from '../voices/naming.js';
-import { consentMethods, enrollmentModel, languages, pageLimits, preferredNamePattern, targetModels, type ConsentRecord } from '../voices/rules.js';
+import { consentMethods, enrollmentModel, suggestedConsentStatement, languages, pageLimits, preferredNamePattern, targetModels, type ConsentRecord } from '../voices/rules.js';
 import { accountOf, actorOf } from './auth.js';
 import { WireError } from './errors.js';
 import { isObject, parseFields, rule } from './validation.js';
@@ -178,6 +178,15 @@ export async function customizationRoutes(app: FastifyInstance, options: Customi
           consent: consentOnWire(entry.consent),
         })),
       },
+      request_id: request.id,
+    };
+  });
+
+  // Timbre's addition: what consent a create needs here, for clients such as the studio.
+  app.get('/api/v1/voices/consent-policy', async (request) => {
+    const policy = voices.consentPolicy();
+    return {
+      output: { required: policy.required, spoken_verification: policy.spokenVerification, suggested_statement: suggestedConsentStatement },
       request_id: request.id,
     };
   });

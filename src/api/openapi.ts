@@ -88,6 +88,12 @@ export function openApiDocument(version: string): JsonSchema {
           responses: { '200': { description: 'output.entries: [{voice, event, actor, gmt_event, consent}]' }, ...errors },
         },
       },
+      '/api/v1/voices/consent-policy': {
+        get: {
+          summary: 'What consent a create needs on this server (none, any, spoken), whether spoken consent is verified here, and the sentence the studio asks a speaker to read',
+          responses: { '200': { description: 'output: {required, spoken_verification, suggested_statement}' }, ...errors },
+        },
+      },
       '/api/v1/voices/{voice}/reference': {
         get: {
           summary: 'The reference speech a voice was made from (trimmed, normalised)',

@@ -68,7 +68,8 @@ export function addClientCommands(program: Command): void {
       .option('--language <code>', 'zh, en, de, it, pt, es, ja, ko, fr or ru')
       .option('--target-model <model>', 'model the voice will speak with', 'qwen3-tts-vc-realtime-2026-01-15')
       .option('--consent <statement>', 'the speaker\'s consent, stored with the voice (e.g. "Ada agreed in writing on 2026-11-20")')
-      .option('--consent-method <method>', 'how consent was given: checkbox, spoken or attestation', 'attestation')
+      .option('--consent-method <method>', 'how consent was given: checkbox, spoken or attestation (default: spoken with --consent-audio, else attestation)')
+      .option('--consent-audio <path>', 'a recording of the speaker saying the --consent statement; the server checks the speaker and the words')
       .option('--consent-by <name>', 'who gave consent'),
   ).action((options: Record<string, unknown>) =>
     run(async () => {
@@ -82,9 +83,10 @@ export function addClientCommands(program: Command): void {
         ...(options.consent !== undefined
           ? {
               consent: {
-                method: String(options.consentMethod) as Consent['method'],
+                method: String(options.consentMethod ?? (options.consentAudio !== undefined ? 'spoken' : 'attestation')) as Consent['method'],
                 statement: String(options.consent),
                 ...(options.consentBy !== undefined ? { givenBy: String(options.consentBy) } : {}),
+                ...(options.consentAudio !== undefined ? { audio: String(options.consentAudio) } : {}),
               },
             }
           : {}),

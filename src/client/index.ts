@@ -25,13 +25,27 @@ export interface CreateVoiceOptions {
   text?: string;
   language?: string;
   /** The speaker's consent, kept with the voice (required where the server says so). */
-  consent?: Consent;
+  consent?: ConsentToSend;
 }
 
 export interface Consent {
   method: 'checkbox' | 'spoken' | 'attestation';
   statement: string;
   givenBy?: string;
+}
+
+/** Consent as sent at create: spoken consent may carry the speaker saying the statement. */
+export interface ConsentToSend extends Consent {
+  /** The speaker saying `statement` (method `spoken`): a file path, bytes or a public URL; the server checks the speaker and the words. */
+  audio?: string | Buffer | URL;
+}
+
+/** What the server checked of spoken consent with audio. */
+export interface ConsentVerification {
+  speakerSimilarity: number;
+  threshold: number;
+  statementWordErrorRate: number | null;
+  audioSha256: string;
 }
 
 export interface CreatedVoice {
@@ -49,15 +63,17 @@ export interface VoiceInfo {
   language: string | null;
   gmtCreate: string;
   gmtModified: string;
-  consent: (Consent & { gmtRecorded: string }) | null;
+  consent: RecordedConsent | null;
 }
+
+export type RecordedConsent = Consent & { gmtRecorded: string; verification?: ConsentVerification };
 
 export interface AuditEntry {
   voice: string;
   event: 'created' | 'deleted' | 'expired';
   actor: string;
   gmtEvent: string;
-  consent: (Consent & { gmtRecorded: string }) | null;
+  consent: RecordedConsent | null;
 }
 
 interface ConsentOnWire {
@@ -65,11 +81,28 @@ interface ConsentOnWire {
   statement: string;
   given_by: string | null;
   gmt_recorded: string;
+  verification?: { speaker_similarity: number; threshold: number; statement_word_error_rate: number | null; audio_sha256: string };
 }
 
-function consentFromWire(consent: ConsentOnWire | null | undefined): (Consent & { gmtRecorded: string }) | null {
+function consentFromWire(consent: ConsentOnWire | null | undefined): RecordedConsent | null {
   if (!consent) return null;
-  return { method: consent.method, statement: consent.statement, ...(consent.given_by ? { givenBy: consent.given_by } : {}), gmtRecorded: consent.gmt_recorded };
+  const { verification } = consent;
+  return {
+    method: consent.method,
+    statement: consent.statement,
+    ...(consent.given_by ? { givenBy: consent.given_by } : {}),
+    gmtRecorded: consent.gmt_recorded,
+    ...(verification
+      ? {
+          verification: {
+            speakerSimilarity: verification.speaker_similarity,
+            threshold: verification.threshold,
+            statementWordErrorRate: verification.statement_word_error_rate,
+            audioSha256: verification.audio_sha256,
+          },
+        }
+      : {}),
+  };
 }
 
 export interface VoicePage {
@@ -189,7 +222,15 @@ export class VoicesApi {
     };
     if (options.text !== undefined) input.text = options.text;
     if (options.language !== undefined) input.language = options.language;
-    if (options.consent !== undefined) input.consent = { method: options.consent.method, statement: options.consent.statement, given_by: options.consent.givenBy ?? null };
+    const { consent } = options;
+    if (consent !== undefined) {
+      input.consent = {
+        method: consent.method,
+        statement: consent.statement,
+        given_by: consent.givenBy ?? null,
+        ...(consent.audio !== undefined ? { audio: await audioData(consent.audio, undefined, extensionTypes) } : {}),
+      };
+    }
     const body = (await (await this.client.request(customizationPath, { model: 'qwen-voice-enrollment', input })).json()) as {
       output: { voice: string; target_model: string; fallback_mode?: boolean; fallback_reason?: string; speech_seconds?: number };
       request_id: string;

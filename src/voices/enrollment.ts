@@ -150,6 +150,11 @@ export class VoiceService {
     return transcript.length > 0 ? transcript : null;
   }
 
+  /** What a create must carry, and whether spoken consent can be verified here. */
+  consentPolicy(): { required: ConsentRequirement; spokenVerification: boolean } {
+    return { required: this.rules.requireConsent, spokenVerification: this.speakerChecks !== null };
+  }
+
   list(account: Account, pageIndex: number, pageSize: number): Promise<VoicePage> {
     return this.repository.listVoices(account.id, pageIndex * pageSize, pageSize);
   }
