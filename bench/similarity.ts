@@ -3,7 +3,7 @@
 //
 // Speakers: BENCH_SPEAKERS LibriSpeech speakers (default 40, of the 120 in shared/) and Debian's
 // recorded speakers (Allison in English, June in French). Each recording is split: the first
-// part (at most 10 s, leaving at least 4 s) enrols the voice, as a client's upload would (the
+// part (at most 10 s, leaving at least 5 s) enrols the voice, as a client's upload would (the
 // same intake: VAD, trimming, loudness); the rest is the speaker's held-out speech. Each engine
 // speaks three fixed sentences in each voice; their concatenation is embedded.
 //
@@ -11,7 +11,9 @@
 // identification accuracy (the share of clones closer to their own speaker's held-out speech
 // than to every other speaker's). Baselines: plain espeak-ng at its defaults (one voice for
 // everyone), the real speaker's enrolment part against the held-out part, and real different
-// speakers. Then the equal error rate of same- vs different-speaker trials over all 120
+// speakers. Every recording and every clone is embedded as enrollment embeds an upload: the
+// silences trimmed by the intake's own VAD spans. Then the equal error rate
+// of same- vs different-speaker trials over all 120
 // LibriSpeech speakers (the threshold behind spoken-consent verification), the spread of
 // segment embeddings inside one speaker's reference against two speakers joined (the one-voice
 // check), and the time to embed 10 s of speech beside ffmpeg decoding the same file.
@@ -20,6 +22,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadNeuralEngines } from '../src/app.js';
+import { AudioRejected } from '../src/errors.js';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { ReferenceIntake } from '../src/audio/intake.js';
 import { SpeakerEncoder, speakerEncoderPath, speakerSimilarity } from '../src/audio/speaker/encoder.js';
@@ -29,7 +32,7 @@ import { encodeWav } from '../src/audio/wav.js';
 import type { Engine } from '../src/engines/engine.js';
 import { PreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { packageRoot } from '../src/paths.js';
-import { equalErrorRate, oneSpeakerSpread, speakerThresholds } from '../src/voices/speaker-check.js';
+import { analyseUpload as analyseIntake, equalErrorRate, oneSpeakerSpread, oneVoiceLayout, speakerThresholds } from '../src/voices/speaker-check.js';
 import { decodeRecording } from './reference-audio.js';
 import { percentile, printTable } from './stats.js';
 
@@ -52,7 +55,7 @@ interface Speaker {
 
 function split(id: string, language: 'en' | 'fr', recording: Audio): Speaker {
   const seconds = recording.samples.length / recording.sampleRate;
-  const at = Math.round(Math.min(10, seconds - 4) * recording.sampleRate);
+  const at = Math.round(Math.min(10, seconds - 5) * recording.sampleRate);
   return { id, language, enrolment: { samples: recording.samples.slice(0, at), sampleRate: recording.sampleRate }, heldOut: { samples: recording.samples.slice(at), sampleRate: recording.sampleRate } };
 }
 
@@ -73,6 +76,18 @@ const neural = await loadNeuralEngines(
   { modelsDir, neuralThreads: 2, neuralJobs: 1, engineQueue: 64, voiceEmbeddingCache: 64, neuralSteps: 5 },
   pino({ level: 'warn' }),
 );
+/** The upload as enrollment reads it (decode, VAD, speech pieces, best reference window). */
+async function intakeOf(audio: Audio) {
+  const upload = join(audioDir, `.similarity-${process.pid}.upload`);
+  try {
+    return await intake.read('audio.data', `data:audio/wav;base64,${encodeWav(audio).toString('base64')}`, upload);
+  } finally {
+    rmSync(upload, { force: true });
+  }
+}
+/** The speaker analysis of an upload, as enrollment's speaker checks make it. */
+const analyseUpload = async (audio: Audio, options = {}) => analyseIntake(encoder, await intakeOf(audio), options);
+const embedUpload = async (audio: Audio) => (await analyseUpload(audio)).embedding;
 const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const share = (values: number[], test: (value: number) => boolean) => `${((values.filter(test).length / values.length) * 100).toFixed(2)} %`;
 const joined16k = (...parts: Float32Array[]): Audio => {
@@ -84,7 +99,7 @@ const joined16k = (...parts: Float32Array[]): Audio => {
 try {
   await preview.ready();
   const heldOut = new Map<string, Float32Array>();
-  for (const speaker of cloned) heldOut.set(speaker.id, await encoder.embed(speaker.heldOut));
+  for (const speaker of cloned) heldOut.set(speaker.id, await embedUpload(speaker.heldOut));
 
   /** Mean cosine to the own speaker, and the share closer to the own speaker than to any other. */
   const judge = (embeddings: Map<string, Float32Array>) => {
@@ -104,11 +119,11 @@ try {
     rows.push([label, judged.meanCosine.toFixed(3), `${(judged.identified * 100).toFixed(1)} %`, String(count)]);
 
   const enrolled = new Map<string, Float32Array>();
-  for (const speaker of cloned) enrolled.set(speaker.id, await encoder.embed(speaker.enrolment));
+  for (const speaker of cloned) enrolled.set(speaker.id, await embedUpload(speaker.enrolment));
   addRow('real speech: enrolment part vs held-out (same speaker)', judge(enrolled), cloned.length);
 
   const bare = await collectAudio(preview.synthesizeBare(sentences.join(' ')), preview.sampleRate);
-  const bareEmbedding = await encoder.embed(bare);
+  const bareEmbedding = await embedUpload(bare);
   addRow('plain espeak-ng at its defaults (baseline)', judge(new Map(cloned.map((speaker) => [speaker.id, bareEmbedding]))), cloned.length);
 
   for (const engine of [preview as Engine, ...neural]) {
@@ -116,13 +131,10 @@ try {
     const started = performance.now();
     for (const speaker of cloned) {
       if (!engine.languages.includes(speaker.language)) continue;
-      const data = `data:audio/wav;base64,${encodeWav(speaker.enrolment).toString('base64')}`;
-      const upload = join(audioDir, `.similarity-${process.pid}.upload`);
-      const prepared = await intake.read('audio.data', data, upload);
-      rmSync(upload, { force: true });
+      const prepared = await intakeOf(speaker.enrolment);
       const prompt = await engine.prepareVoice(prepared.reference, null, speaker.language);
       const speech = await collectAudio(engine.synthesize(sentences.join(' '), prompt, { language: speaker.language }), engine.sampleRate);
-      clones.set(speaker.id, await encoder.embed(speech));
+      clones.set(speaker.id, await embedUpload(speech));
     }
     addRow(`${engine.id} clones`, judge(clones), clones.size);
     console.error(`${engine.id}: ${clones.size} voices in ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -136,13 +148,23 @@ try {
   printTable(rows);
 
   // Verification over all 120 LibriSpeech speakers: same = the two parts of one file.
-  const parts = await Promise.all(allLibrispeech.map(async (speaker) => [await encoder.embed(speaker.enrolment), await encoder.embed(speaker.heldOut)] as const));
+  // A part the intake refuses (under 3 s of speech: a short recording with long pauses) is left out, as a create would refuse it.
+  const parts: (readonly [Float32Array, Float32Array])[] = [];
+  let refused = 0;
+  for (const speaker of allLibrispeech) {
+    try {
+      parts.push([await embedUpload(speaker.enrolment), await embedUpload(speaker.heldOut)]);
+    } catch (error) {
+      if (!(error instanceof AudioRejected)) throw error;
+      refused += 1;
+    }
+  }
   const same = parts.map(([a, b]) => speakerSimilarity(a, b));
   const others: number[] = [];
   parts.forEach(([a], i) => parts.forEach(([, b], j) => i !== j && others.push(speakerSimilarity(a, b))));
   const eer = equalErrorRate(same, others);
   console.log(
-    `\nverification, ${allLibrispeech.length} LibriSpeech speakers (${same.length} same-speaker, ${others.length} different-speaker trials): ` +
+    `\nverification, ${parts.length} LibriSpeech speakers (${refused} left out: a part under 3 s of speech; ${same.length} same-speaker, ${others.length} different-speaker trials): ` +
       `EER ${(eer.rate * 100).toFixed(2)} % at cosine ${eer.threshold.toFixed(3)} (Timbre accepts spoken consent from ${speakerThresholds.sameSpeaker}: ` +
       `false rejections ${share(same, (score) => score < speakerThresholds.sameSpeaker)}, false acceptances ${share(others, (score) => score >= speakerThresholds.sameSpeaker)}); same-speaker p1/p5/median ${[1, 5, 50].map((p) => percentile(same, p).toFixed(3)).join('/')}, ` +
       `different-speaker p99/max ${percentile(others, 99).toFixed(3)}/${Math.max(...others).toFixed(3)}`,
@@ -154,10 +176,10 @@ try {
   for (let index = 0; index < allLibrispeech.length; index += 1) {
     const speaker = allLibrispeech[index]!;
     const whole = joined16k(speaker.enrolment.samples, speaker.heldOut.samples);
-    single.push(oneSpeakerSpread((await encoder.analyse(whole)).partials));
+    single.push(oneSpeakerSpread((await analyseUpload(whole, oneVoiceLayout)).partials));
     const next = allLibrispeech[(index + 1) % allLibrispeech.length]!;
     const pair = joined16k(speaker.enrolment.samples.subarray(0, 8 * 16000), next.enrolment.samples.subarray(0, 8 * 16000));
-    joined.push(oneSpeakerSpread((await encoder.analyse(pair)).partials));
+    joined.push(oneSpeakerSpread((await analyseUpload(pair, oneVoiceLayout)).partials));
   }
   console.log(
     `one-voice check (lowest cosine between segment embeddings): one speaker min/p1/p5/median ${Math.min(...single).toFixed(3)}/${[1, 5, 50].map((p) => percentile(single, p).toFixed(3)).join('/')}; ` +

@@ -173,7 +173,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   // A new voice's watermark is computed now, not on its first synthesis (15-20 ms of CPU).
   const prepareMark = (voice: VoiceRecord) =>
     void watermarkKey?.markFor({ accountId: voice.accountId, voiceName: voice.name }, engines.forModel(voice.targetModel, voice.language).sampleRate).catch(() => undefined);
-  const speakerEncoder = openSpeakerEncoder(config.modelsDir, config.engineThreads, config.engineQueue);
+  const speakerEncoder = openSpeakerEncoder(config.modelsDir, 1, config.engineQueue);
   if (speakerEncoder === null) {
     logger.info('the speaker encoder is not installed: no spoken-consent verification or one-voice check (`npx timbre models pull speaker-encoder` adds them)');
   }

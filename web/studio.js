@@ -131,15 +131,20 @@ async function useSample(blob, label) {
   setStatus('create-status', `${label} ready. Name the voice, tick the consent box and create it.`);
 }
 
-let recorder = null;
-$('record').addEventListener('click', async () => {
-  let stream;
+/** The microphone, unprocessed (the voice as it is); null, with the reason shown, when refused. */
+async function microphone() {
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false } });
+    return await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false } });
   } catch (error) {
     setStatus('create-status', `The microphone is not available: ${error.message}. Allow it in the browser, or upload a file.`, 'error');
-    return;
+    return null;
   }
+}
+
+let recorder = null;
+$('record').addEventListener('click', async () => {
+  const stream = await microphone();
+  if (!stream) return;
   const context = new AudioContext();
   const analyser = context.createAnalyser();
   analyser.fftSize = 1024;
@@ -206,13 +211,8 @@ async function loadConsentPolicy() {
 
 let consentRecorder = null;
 $('consent-record').addEventListener('click', async () => {
-  let stream;
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false } });
-  } catch (error) {
-    setStatus('create-status', `The microphone is not available: ${error.message}.`, 'error');
-    return;
-  }
+  const stream = await microphone();
+  if (!stream) return;
   const chunks = [];
   consentRecorder = new MediaRecorder(stream);
   consentRecorder.ondataavailable = (event) => chunks.push(event.data);

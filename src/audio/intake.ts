@@ -3,7 +3,8 @@ import { decodeFile } from './ffmpeg.js';
 import { fetchAudioUrl, type FetchPolicy } from './fetch-url.js';
 import { prepareReference, referenceLimits, speechPieces, type PreparedReference } from './reference.js';
 import { anyOutputMediatypes, parseAudioData } from './source.js';
-import { vadSampleRate, type SpeechDetector } from './vad.js';
+import type { Audio } from './types.js';
+import { vadSampleRate, type SpeechDetector, type SpeechSpan } from './vad.js';
 
 /** Rate of stored references: what the neural engines take, and enough for any output. */
 export const referenceSampleRate = 24000;
@@ -18,6 +19,9 @@ export interface IntakeResult extends PreparedReference {
   originalMediatype: string;
   /** All the speech of the upload at 16 kHz, in pieces of at most 20 s, for the text check. */
   speech16k: Float32Array[];
+  /** The whole upload at 16 kHz, and where Silero found speech in it (for the speaker encoder). */
+  upload16k: Audio;
+  speechSpans: SpeechSpan[];
 }
 
 /** From `audio.data` to a prepared reference: read or fetch, decode, find speech, trim. */
@@ -56,6 +60,6 @@ export class ReferenceIntake {
     const at16k = decoded.byRate.get(vadSampleRate)!;
     const spans = this.detector.detect(at16k);
     const prepared = prepareReference(full, spans, decoded.sourceSampleRate);
-    return { ...prepared, originalMediatype, speech16k: speechPieces(at16k, spans, referenceLimits.maxReferenceSeconds) };
+    return { ...prepared, originalMediatype, speech16k: speechPieces(at16k, spans, referenceLimits.maxReferenceSeconds), upload16k: at16k, speechSpans: spans };
   }
 }

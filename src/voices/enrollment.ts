@@ -80,19 +80,16 @@ export class VoiceService {
       const engine = this.engines.forModel(request.targetModel, request.language);
       const voicePrompt = this.transcriptFor(engine, request, prepared.speech16k).then((transcript) => engine.prepareVoice(prepared.reference, transcript, request.language));
       voicePrompt.catch(() => undefined);
-      // The speaker encoder runs on its own thread, beside the engine's analysis.
-      const speaker = this.speakerChecks?.analyseReference(prepared.reference);
-      speaker?.catch(() => undefined);
+      // The speaker checks run on the encoder's thread, beside the engine's analysis and the
+      // file writes; the voice is stored only once both have answered.
+      const speakerVerdict = this.speakerChecks?.check(
+        prepared,
+        consent?.audioData ? { statement: consent.statement, audioData: consent.audioData } : null,
+        request.language,
+        this.blobs.temporaryPath(),
+      );
+      speakerVerdict?.catch(() => undefined);
       const fallbackReasons = [...prepared.fallbackReasons];
-      let verification: ConsentRecord['verification'];
-      if (speaker && this.speakerChecks) {
-        const analysis = await speaker;
-        const doubt = this.speakerChecks.oneVoice(analysis);
-        if (doubt !== null) fallbackReasons.push(doubt);
-        if (consent?.audioData) {
-          verification = await this.speakerChecks.verifyConsent(analysis, { statement: consent.statement, audioData: consent.audioData }, request.language, this.blobs.temporaryPath());
-        }
-      }
       if (request.text !== null) {
         const checked = await checkReferenceText(request.text, request.language, prepared.speech16k, this.transcriber);
         if (checked.fallbackReason !== null) fallbackReasons.push(checked.fallbackReason);
@@ -108,6 +105,9 @@ export class VoiceService {
       blobKeys.push(originalBlob);
       await this.blobs.put(referenceBlob, encodeWav(prepared.reference));
       blobKeys.push(referenceBlob);
+      const verdict = await speakerVerdict;
+      if (verdict?.doubt) fallbackReasons.push(verdict.doubt);
+      const verification = verdict?.verification;
       const voice: VoiceRecord = {
         name,
         accountId: account.id,

@@ -1,14 +1,11 @@
-// Messages between MoonshineTranscriber and its worker thread.
+// What MoonshineTranscriber sends its model thread (the answer is the text heard).
 
 export interface MoonshineFiles {
   encoder: string;
   decoder: string;
 }
 
-export type ToMoonshine = { type: 'transcribe'; job: number; samples: Float32Array };
-
-export type FromMoonshine =
-  | { type: 'ready' }
-  | { type: 'load-failed'; message: string }
-  | { type: 'transcribed'; job: number; text: string }
-  | { type: 'failed'; job: number; message: string };
+export interface MoonshineRequest {
+  /** Mono 16 kHz speech. */
+  samples: Float32Array;
+}

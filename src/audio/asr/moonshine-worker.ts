@@ -1,13 +1,13 @@
 // Moonshine-tiny (the quantized encoder + merged decoder exported for transformers.js)
 // run with onnxruntime-node, greedy decoding. A worker thread, because onnxruntime-node's
 // `run()` blocks the thread it is called on for the whole inference.
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import llamaTokenizer from 'llama-tokenizer-js';
 import * as ort from 'onnxruntime-node';
-import type { FromMoonshine, MoonshineFiles, ToMoonshine } from './moonshine-protocol.js';
+import { serveModelThread } from '../model-thread.js';
+import type { MoonshineFiles, MoonshineRequest } from './moonshine-protocol.js';
 
 const { files, threads } = workerData as { files: MoonshineFiles; threads: number };
-const port = parentPort!;
 
 /** The tiny model's decoder shape, and the token ids of its tokenizer (LLaMA's). */
 const layers = 6;
@@ -17,10 +17,6 @@ const startToken = 1;
 const endToken = 2;
 /** A bound on tokens per second of audio that stops runaway loops; fast speech needs ~10. */
 const maxTokensPerSecond = 15;
-
-function post(message: FromMoonshine): void {
-  port.postMessage(message);
-}
 
 function emptyCache(): Record<string, ort.Tensor> {
   const cache: Record<string, ort.Tensor> = {};
@@ -45,7 +41,7 @@ function argMaxOfLastRow(logits: ort.Tensor): number {
   return best;
 }
 
-async function main(): Promise<void> {
+async function load(): Promise<(request: MoonshineRequest) => Promise<{ result: string }>> {
   const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1 };
   const encoder = await ort.InferenceSession.create(files.encoder, options);
   const decoder = await ort.InferenceSession.create(files.decoder, options);
@@ -77,13 +73,7 @@ async function main(): Promise<void> {
     return llamaTokenizer.decode(tokens, false, false).trim();
   }
 
-  port.on('message', (message: ToMoonshine) => {
-    transcribe(message.samples).then(
-      (text) => post({ type: 'transcribed', job: message.job, text }),
-      (error: unknown) => post({ type: 'failed', job: message.job, message: error instanceof Error ? error.message : String(error) }),
-    );
-  });
-  post({ type: 'ready' });
+  return async ({ samples }) => ({ result: await transcribe(samples) });
 }
 
-main().catch((error: unknown) => post({ type: 'load-failed', message: error instanceof Error ? error.message : String(error) }));
+serveModelThread(load);

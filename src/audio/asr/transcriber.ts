@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { JobQueue } from '../../engines/queue.js';
-import type { FromMoonshine, MoonshineFiles, ToMoonshine } from './moonshine-protocol.js';
+import { ModelThread } from '../model-thread.js';
+import type { MoonshineFiles, MoonshineRequest } from './moonshine-protocol.js';
 
 /** Speech recognition for the reference-text check. */
 export interface Transcriber {
@@ -21,69 +20,21 @@ const minimumSamples = 160;
 /** Moonshine-tiny (English) on one worker thread; jobs beyond it wait in a bounded queue. */
 export class MoonshineTranscriber implements Transcriber {
   readonly languages = ['en'] as const;
-  private readonly worker: Worker;
-  private readonly loaded: Promise<void>;
-  private readonly pending = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
-  private readonly queue: JobQueue;
-  private nextJob = 1;
-  private closing = false;
-  /** The job on the thread now: terminating a thread inside onnxruntime's native run is unsafe. */
-  private running: Promise<string> | null = null;
+  private readonly thread: ModelThread<MoonshineRequest, string>;
 
   constructor(files: MoonshineFiles, threads: number, maxWaiting: number) {
-    this.queue = new JobQueue(1, maxWaiting);
-    this.worker = new Worker(new URL('./moonshine-worker.js', import.meta.url), { workerData: { files, threads } });
-    this.worker.unref();
-    this.loaded = new Promise<void>((resolve, reject) => {
-      this.worker.on('message', (message: FromMoonshine) => {
-        if (message.type === 'ready') resolve();
-        else if (message.type === 'load-failed') reject(new Error(`Moonshine could not be loaded: ${message.message}`));
-        else this.settle(message);
-      });
-      this.worker.once('exit', () => {
-        reject(new Error('the speech recognizer thread stopped'));
-        if (this.closing) return;
-        for (const job of this.pending.values()) job.reject(new Error('the speech recognizer thread stopped unexpectedly'));
-        this.pending.clear();
-      });
-    });
-    this.loaded.catch(() => undefined);
-  }
-
-  private settle(message: Extract<FromMoonshine, { job: number }>): void {
-    const job = this.pending.get(message.job);
-    if (!job) return;
-    this.pending.delete(message.job);
-    if (message.type === 'transcribed') job.resolve(message.text);
-    else job.reject(new Error(`speech recognition failed: ${message.message}`));
+    this.thread = new ModelThread(new URL('./moonshine-worker.js', import.meta.url), { files, threads }, maxWaiting, 'the speech recognizer');
   }
 
   async transcribe(samples16k: Float32Array): Promise<string> {
     // The encoder's first convolution needs a whole kernel; shorter input is an onnxruntime error, not silence.
     if (samples16k.length < minimumSamples) return '';
-    const release = await this.queue.acquire();
-    try {
-      await this.loaded;
-      const job = this.nextJob++;
-      const samples = samples16k.slice();
-      this.running = new Promise<string>((resolve, reject) => {
-        this.pending.set(job, { resolve, reject });
-        const request: ToMoonshine = { type: 'transcribe', job, samples };
-        this.worker.postMessage(request, [samples.buffer]);
-      });
-      return await this.running;
-    } finally {
-      this.running = null;
-      release();
-    }
+    const samples = samples16k.slice();
+    return this.thread.run({ samples }, [samples.buffer]);
   }
 
-  async close(): Promise<void> {
-    this.closing = true;
-    // Terminating while onnxruntime is inside a native call (loading or running) aborts the process.
-    await this.loaded.catch(() => undefined);
-    await this.running?.catch(() => undefined);
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }
 

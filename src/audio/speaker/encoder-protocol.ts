@@ -1,18 +1,17 @@
-// Messages between SpeakerEncoder and its worker thread.
+// What SpeakerEncoder sends its model thread, and the answer.
 
-export type ToEncoder = {
-  type: 'embed';
-  job: number;
+export interface EncoderRequest {
   /** Row-major [frameCount][fftSize]. */
   frames: Float32Array;
   frameCount: number;
   /** Row-major [partialCount][partialFrames]: frame index of each step. */
   partialFrames: Int32Array;
   partialCount: number;
-};
+}
 
-export type FromEncoder =
-  | { type: 'ready' }
-  | { type: 'load-failed'; message: string }
-  | { type: 'embedded'; job: number; partials: Float32Array; mel: Float32Array }
-  | { type: 'failed'; job: number; message: string };
+export interface EncoderResult {
+  /** Row-major [partialCount][256]. */
+  partials: Float32Array;
+  /** Row-major [frameCount][40]. */
+  mel: Float32Array;
+}

@@ -2,12 +2,11 @@
 // `timbre models pull|add speaker-encoder` writes, with Resemblyzer's front end in TypeScript.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { JobQueue } from '../../engines/queue.js';
 import { resample } from '../encode.js';
+import { ModelThread } from '../model-thread.js';
 import type { Audio } from '../types.js';
-import { SpeechDetector, type DetectorOptions } from '../vad.js';
-import type { FromEncoder, ToEncoder } from './encoder-protocol.js';
+import { SpeechDetector, type DetectorOptions, type SpeechSpan } from '../vad.js';
+import type { EncoderRequest, EncoderResult } from './encoder-protocol.js';
 import { cosine, keepVoiced, meanDirection, normalizeVolume, partialStarts, resemblyzerPartials, resemblyzerTrim, voicedWindows } from './frontend.js';
 import { centredFrames, frameCount, resemblyzerMel } from './mel.js';
 
@@ -26,6 +25,10 @@ export const encoderTrimDetection: DetectorOptions = { threshold: 0.6, minSilenc
 export interface EmbedOptions {
   /** Shorten long silences (Resemblyzer's preprocessing, with Silero VAD); false for audio already trimmed. */
   trimSilence?: boolean;
+  /** Where speech is, when a VAD pass over this audio has already found it: trims by these instead of running Silero again. */
+  speechSpans?: readonly SpeechSpan[];
+  /** Partial utterances per second: Resemblyzer's 1.3 (50 % overlap) unless set; 0.625 lays them back to back at half the work. */
+  partialsPerSecond?: number;
 }
 
 export interface SpeakerAnalysis {
@@ -45,59 +48,27 @@ export function speakerSimilarity(a: Float32Array, b: Float32Array): number {
 }
 
 export class SpeakerEncoder {
-  private readonly worker: Worker;
-  private readonly loaded: Promise<void>;
-  private readonly pending = new Map<number, { resolve: (result: { partials: Float32Array; mel: Float32Array }) => void; reject: (error: Error) => void }>();
-  private readonly queue: JobQueue;
-  private nextJob = 1;
-  private closing = false;
-  /** The job on the thread now: terminating a thread inside onnxruntime's native run is unsafe. */
-  private running: Promise<unknown> | null = null;
-
+  private readonly thread: ModelThread<EncoderRequest, EncoderResult>;
   private readonly detector: SpeechDetector;
 
   /** `vadModelPath`: Silero VAD, for the silence trimming. */
   constructor(modelPath: string, vadModelPath: string, threads: number, maxWaiting: number) {
     this.detector = new SpeechDetector(vadModelPath, 30, encoderTrimDetection);
-    this.queue = new JobQueue(1, maxWaiting);
-    this.worker = new Worker(new URL('./encoder-worker.js', import.meta.url), { workerData: { modelPath, threads } });
-    this.worker.unref();
-    this.loaded = new Promise<void>((resolve, reject) => {
-      this.worker.on('message', (message: FromEncoder) => {
-        if (message.type === 'ready') resolve();
-        else if (message.type === 'load-failed') reject(new Error(`the speaker encoder could not be loaded: ${message.message}`));
-        else this.settle(message);
-      });
-      this.worker.once('exit', () => {
-        reject(new Error('the speaker encoder thread stopped'));
-        if (this.closing) return;
-        for (const job of this.pending.values()) job.reject(new Error('the speaker encoder thread stopped unexpectedly'));
-        this.pending.clear();
-      });
-    });
-    this.loaded.catch(() => undefined);
-  }
-
-  private settle(message: Extract<FromEncoder, { job: number }>): void {
-    const job = this.pending.get(message.job);
-    if (!job) return;
-    this.pending.delete(message.job);
-    if (message.type === 'embedded') job.resolve(message);
-    else job.reject(new Error(`speaker encoding failed: ${message.message}`));
+    this.thread = new ModelThread(new URL('./encoder-worker.js', import.meta.url), { modelPath, threads }, maxWaiting, 'the speaker encoder');
   }
 
   /** Resemblyzer's preprocessing: 16 kHz, volume raised to -30 dBFS, long silences shortened. */
   async preprocess(audio: Audio, options: EmbedOptions = {}): Promise<Float32Array> {
     const samples = normalizeVolume(await resample(audio, resemblyzerMel.sampleRate), targetDbfs, true);
     if (options.trimSilence === false) return samples;
-    const spans = this.detector.detect({ samples, sampleRate: resemblyzerMel.sampleRate });
+    const spans = options.speechSpans ?? this.detector.detect({ samples, sampleRate: resemblyzerMel.sampleRate });
     return keepVoiced(samples, voicedWindows(spans, samples.length, resemblyzerTrim), resemblyzerTrim);
   }
 
   /** The embedding of one utterance, with its partials: `preprocess_wav` then `embed_utterance`. */
   async analyse(audio: Audio, options: EmbedOptions = {}): Promise<SpeakerAnalysis> {
     const trimmed = await this.preprocess(audio, options);
-    const { starts, paddedLength } = partialStarts(trimmed.length, resemblyzerPartials);
+    const { starts, paddedLength } = partialStarts(trimmed.length, { ...resemblyzerPartials, rate: options.partialsPerSecond ?? resemblyzerPartials.rate });
     const padded = new Float32Array(paddedLength);
     padded.set(trimmed);
     const frames = centredFrames(padded, resemblyzerMel);
@@ -105,7 +76,8 @@ export class SpeakerEncoder {
     starts.forEach((start, partial) => {
       for (let step = 0; step < resemblyzerPartials.partialFrames; step += 1) partialFrames[partial * resemblyzerPartials.partialFrames + step] = start + step;
     });
-    const result = await this.run({ type: 'embed', job: 0, frames, frameCount: frameCount(padded.length, resemblyzerMel), partialFrames, partialCount: starts.length });
+    const request: EncoderRequest = { frames, frameCount: frameCount(padded.length, resemblyzerMel), partialFrames, partialCount: starts.length };
+    const result = await this.thread.run(request, [frames.buffer as ArrayBuffer, partialFrames.buffer as ArrayBuffer]);
     const size = result.partials.length / starts.length;
     const partials = starts.map((_, index) => result.partials.slice(index * size, (index + 1) * size));
     return { embedding: meanDirection(partials), partials, mel: result.mel, seconds: trimmed.length / resemblyzerMel.sampleRate };
@@ -115,29 +87,8 @@ export class SpeakerEncoder {
     return (await this.analyse(audio, options)).embedding;
   }
 
-  private async run(request: ToEncoder): Promise<{ partials: Float32Array; mel: Float32Array }> {
-    const release = await this.queue.acquire();
-    try {
-      await this.loaded;
-      const job = this.nextJob++;
-      const running = new Promise<{ partials: Float32Array; mel: Float32Array }>((resolve, reject) => {
-        this.pending.set(job, { resolve, reject });
-        this.worker.postMessage({ ...request, job }, [request.frames.buffer as ArrayBuffer, request.partialFrames.buffer as ArrayBuffer]);
-      });
-      this.running = running;
-      return await running;
-    } finally {
-      this.running = null;
-      release();
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    // Terminating while onnxruntime is inside a native call (loading or running) aborts the process.
-    await this.loaded.catch(() => undefined);
-    await this.running?.catch(() => undefined);
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }
 

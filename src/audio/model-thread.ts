@@ -1,0 +1,104 @@
+// One onnxruntime model on a worker thread of its own: onnxruntime-node's `run()` blocks the
+// thread it is called on for the whole inference, so models that listen (the recognizer, the
+// speaker encoder) run here, one job at a time, with a bounded queue in front.
+import { parentPort, Worker } from 'node:worker_threads';
+import { JobQueue } from '../engines/queue.js';
+
+/** Messages from the thread: loaded, or not; each job's result, or its failure. */
+export type FromModelThread<Result> =
+  | { type: 'ready' }
+  | { type: 'load-failed'; message: string }
+  | { type: 'done'; job: number; result: Result }
+  | { type: 'failed'; job: number; message: string };
+
+export interface ToModelThread<Request> {
+  job: number;
+  request: Request;
+}
+
+/** The caller's side: posts jobs to the thread at `script` and settles them as answers come. */
+export class ModelThread<Request, Result> {
+  private readonly worker: Worker;
+  private readonly loaded: Promise<void>;
+  private readonly pending = new Map<number, { resolve: (result: Result) => void; reject: (error: Error) => void }>();
+  private readonly queue: JobQueue;
+  private nextJob = 1;
+  private closing = false;
+  /** The job on the thread now: terminating a thread inside onnxruntime's native run is unsafe. */
+  private running: Promise<Result> | null = null;
+
+  /** `what` names the model in errors ("Moonshine", "the speaker encoder"). */
+  constructor(script: URL, workerData: unknown, maxWaiting: number, private readonly what: string) {
+    this.queue = new JobQueue(1, maxWaiting);
+    this.worker = new Worker(script, { workerData });
+    this.worker.unref();
+    this.loaded = new Promise<void>((resolve, reject) => {
+      this.worker.on('message', (message: FromModelThread<Result>) => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'load-failed') reject(new Error(`${what} could not be loaded: ${message.message}`));
+        else this.settle(message);
+      });
+      this.worker.once('exit', () => {
+        reject(new Error(`the ${what} thread stopped`));
+        if (this.closing) return;
+        for (const job of this.pending.values()) job.reject(new Error(`the ${what} thread stopped unexpectedly`));
+        this.pending.clear();
+      });
+    });
+    this.loaded.catch(() => undefined);
+  }
+
+  private settle(message: Extract<FromModelThread<Result>, { job: number }>): void {
+    const job = this.pending.get(message.job);
+    if (!job) return;
+    this.pending.delete(message.job);
+    if (message.type === 'done') job.resolve(message.result);
+    else job.reject(new Error(`${this.what} failed: ${message.message}`));
+  }
+
+  /** Runs one job once the thread is free; `transfer` hands buffers over instead of copying them. */
+  async run(request: Request, transfer: ArrayBuffer[] = []): Promise<Result> {
+    const release = await this.queue.acquire();
+    try {
+      await this.loaded;
+      const job = this.nextJob++;
+      this.running = new Promise<Result>((resolve, reject) => {
+        this.pending.set(job, { resolve, reject });
+        this.worker.postMessage({ job, request } satisfies ToModelThread<Request>, transfer);
+      });
+      return await this.running;
+    } finally {
+      this.running = null;
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    // Terminating while onnxruntime is inside a native call (loading or running) aborts the process.
+    await this.loaded.catch(() => undefined);
+    await this.running?.catch(() => undefined);
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * The thread's side: loads the model with `load`, then answers each job with the function it
+ * returned (its result, and buffers to transfer back).
+ */
+export function serveModelThread<Request, Result>(load: () => Promise<(request: Request) => Promise<{ result: Result; transfer?: ArrayBuffer[] }>>): void {
+  const port = parentPort!;
+  const post = (message: FromModelThread<Result>, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+  load().then(
+    (handle) => {
+      port.on('message', ({ job, request }: ToModelThread<Request>) => {
+        handle(request).then(
+          ({ result, transfer }) => post({ type: 'done', job, result }, transfer),
+          (error: unknown) => post({ type: 'failed', job, message: error instanceof Error ? error.message : String(error) }),
+        );
+      });
+      post({ type: 'ready' });
+    },
+    (error: unknown) => post({ type: 'load-failed', message: error instanceof Error ? error.message : String(error) }),
+  );
+}
