@@ -97,6 +97,16 @@ describe('spoken consent: the consent speaker is the reference speaker, saying t
     assert.match(refused.body.message, /input\.consent\.statement failed the statement check: it is not what the consent audio says/);
   });
 
+  it('refuses consent audio that cannot be used, naming the consent and not the reference', async () => {
+    const silent = await server.enroll(createBody({ consent: spoken(dataUrl('silence.wav')) }, reference));
+    assert.equal(silent.status, 400);
+    assert.equal(silent.body.code, 'InvalidParameter');
+    assert.match(silent.body.message, /^input\.consent\.audio could not be used: /);
+    const garbled = await server.enroll(createBody({ consent: spoken('data:audio/wav;base64,UklGRiQAAABXQVZF') }, reference));
+    assert.equal(garbled.status, 400);
+    assert.match(garbled.body.message, /input\.consent\.audio/);
+  });
+
   it('refuses consent audio with another method, naming the field', async () => {
     const refused = await server.enroll(createBody({ consent: { ...spoken(allisonConsent), method: 'checkbox' } }, reference));
     assert.equal(refused.status, 400);

@@ -126,7 +126,10 @@ export class SpeakerChecks {
 
   private async verifyConsent(reference: SpeakerAnalysis, consent: SpokenConsent, language: Language | null, scratchFile: string): Promise<ConsentVerification> {
     try {
-      const spoken = await this.intake.read('input.consent.audio', consent.audioData, scratchFile);
+      const spoken = await this.intake.read('input.consent.audio', consent.audioData, scratchFile).catch((error: unknown) => {
+        // Say which upload could not be used: the reference was fine.
+        throw error instanceof AudioRejected ? new InvalidField('input.consent.audio', `could not be used: ${error.message}`) : error;
+      });
       const audioSha256 = createHash('sha256').update(await readFile(scratchFile)).digest('hex');
       const similarity = cosine(reference.embedding, (await analyseUpload(this.encoder, spoken)).embedding);
       if (similarity < speakerThresholds.sameSpeaker) {
