@@ -30,6 +30,18 @@ export const generationBody = z.object({
   ),
 });
 
+/**
+ * The DashScope Java SDK (2.22) writes `input.voice` only from its enum of the provider's own
+ * voices; a cloned voice's name reaches the server as `parameters.voice` (its documented
+ * `.parameter("voice", name)`), and `language_type` may come the same way. Fields in `input` win.
+ */
+function withParameterFallbacks(body: Record<string, unknown>): Record<string, unknown> {
+  const { input, parameters } = body;
+  if (!isObject(input) || !isObject(parameters)) return body;
+  const fallbacks = Object.fromEntries(['voice', 'language_type'].filter((field) => input[field] === undefined && parameters[field] !== undefined).map((field) => [field, parameters[field]]));
+  return { ...body, input: { ...fallbacks, ...input } };
+}
+
 export interface SynthesisRouteOptions {
   speech: SpeechService;
   generatedAudio: GeneratedAudioStore;
@@ -82,7 +94,7 @@ export async function synthesisRoutes(app: FastifyInstance, options: SynthesisRo
     takeRateToken(limiter, request);
     if (!isObject(request.body)) throw new InvalidField('body', 'must be a JSON object');
     if (request.body.model === undefined || request.body.model === '') throw new WireError('BadRequest.EmptyModel', 400, `model is required: use "${fileModel}"`);
-    const body = parseFields(generationBody, request.body);
+    const body = parseFields(generationBody, withParameterFallbacks(request.body));
     if (body.model !== fileModel) {
       throw new InvalidField('model', `must be ${fileModel} on this endpoint; realtime models are served over the WebSocket API at /api-ws/v1/realtime`);
     }
