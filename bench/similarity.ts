@@ -25,7 +25,7 @@ import { loadNeuralEngines } from '../src/app.js';
 import { AudioRejected } from '../src/errors.js';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { ReferenceIntake } from '../src/audio/intake.js';
-import { SpeakerEncoder, speakerEncoderPath, speakerSimilarity } from '../src/audio/speaker/encoder.js';
+import { SpeakerEncoder, speakerEncoderPath, speakerEncoderThreads, speakerSimilarity } from '../src/audio/speaker/encoder.js';
 import { collectAudio, type Audio } from '../src/audio/types.js';
 import { SpeechDetector } from '../src/audio/vad.js';
 import { encodeWav } from '../src/audio/wav.js';
@@ -69,7 +69,7 @@ const cloned: Speaker[] = [
   split('debian-june-fr', 'fr', decodeRecording(join(audioDir, 'human-fr.wav'), 16000)),
 ];
 
-const encoder = new SpeakerEncoder(speakerEncoderPath(modelsDir), join(modelsDir, 'silero_vad.onnx'), 2, 256);
+const encoder = new SpeakerEncoder(speakerEncoderPath(modelsDir), join(modelsDir, 'silero_vad.onnx'), speakerEncoderThreads, 256);
 const intake = new ReferenceIntake(new SpeechDetector(join(modelsDir, 'silero_vad.onnx'), 20), { fetchPolicy: { allowCidrs: [], timeoutMs: 1000, maxBytes: 1 }, decodeTimeoutMs: 20_000 });
 const preview = await PreviewEngine.start({ threads: 2, maxQueued: 64, cacheDir: join(audioDir, 'cache') });
 const neural = await loadNeuralEngines(

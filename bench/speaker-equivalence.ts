@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { SpeakerEncoder, speakerEncoderPath, speakerSimilarity } from '../src/audio/speaker/encoder.js';
+import { SpeakerEncoder, speakerEncoderPath, speakerEncoderThreads, speakerSimilarity } from '../src/audio/speaker/encoder.js';
 import { packageRoot } from '../src/paths.js';
 import { decodeRecording } from './reference-audio.js';
 import { printTable } from './stats.js';
@@ -41,7 +41,7 @@ try {
   const python = join(packageRoot, '.venv-reference', 'bin', 'python');
   const output = execFileSync(python, [join(packageRoot, 'bench', 'python', 'resemblyzer_reference.py'), scratch], { input: JSON.stringify(files), maxBuffer: 1 << 28, encoding: 'utf8' });
   const references = output.trim().split('\n').map((line) => JSON.parse(line) as ReferenceResult);
-  const encoder = new SpeakerEncoder(speakerEncoderPath(modelsDir), join(modelsDir, 'silero_vad.onnx'), 2, 64);
+  const encoder = new SpeakerEncoder(speakerEncoderPath(modelsDir), join(modelsDir, 'silero_vad.onnx'), speakerEncoderThreads, 64);
   const rows = [['file', 'encoder cos', 'untrimmed cos', 'pipeline cos', 'Resemblyzer kept s', 'Timbre kept s']];
   const figures = { encoder: [] as number[], untrimmed: [] as number[], pipeline: [] as number[] };
   for (const reference of references) {

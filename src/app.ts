@@ -8,7 +8,7 @@ import { KeyService } from './accounts/keys.js';
 import { buildApi } from './api/server.js';
 import { openMoonshine, type Transcriber } from './audio/asr/transcriber.js';
 import { ReferenceIntake } from './audio/intake.js';
-import { openSpeakerEncoder, speakerEncoderPath, type SpeakerEncoder } from './audio/speaker/encoder.js';
+import { openSpeakerEncoder, speakerEncoderPath, speakerEncoderThreads, type SpeakerEncoder } from './audio/speaker/encoder.js';
 import { SpeakerChecks } from './voices/speaker-check.js';
 import { resamplers } from './audio/resampler.js';
 import { WatermarkKey } from './audio/watermark.js';
@@ -173,7 +173,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   // A new voice's watermark is computed now, not on its first synthesis (15-20 ms of CPU).
   const prepareMark = (voice: VoiceRecord) =>
     void watermarkKey?.markFor({ accountId: voice.accountId, voiceName: voice.name }, engines.forModel(voice.targetModel, voice.language).sampleRate).catch(() => undefined);
-  const speakerEncoder = openSpeakerEncoder(config.modelsDir, 1, config.engineQueue);
+  const speakerEncoder = openSpeakerEncoder(config.modelsDir, speakerEncoderThreads, config.engineQueue);
   if (speakerEncoder === null) {
     logger.info('the speaker encoder is not installed: no spoken-consent verification or one-voice check (`npx timbre models pull speaker-encoder` adds them)');
   }

@@ -3,13 +3,11 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { ConsentRequirement } from './voices/rules.js';
 import { packageRoot } from './paths.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
-/** What a create must carry: nothing, any consent record, or spoken consent with its audio. */
-export type ConsentRequirement = 'none' | 'any' | 'spoken';
-
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');

@@ -10,10 +10,9 @@ import { ConsentRequired, InvalidField, QuotaExceeded, VoiceNotFound } from '../
 import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository, VoiceAuditEntry, VoicePage, VoiceRecord } from '../store/repository.js';
 import { makeVoiceName } from './naming.js';
-import type { ConsentMethod, ConsentRecord, Language, TargetModel } from './rules.js';
+import type { ConsentMethod, ConsentRecord, ConsentRequirement, Language, TargetModel } from './rules.js';
 import type { SpeakerChecks } from './speaker-check.js';
 import { checkReferenceText } from './text-check.js';
-import type { ConsentRequirement } from '../config.js';
 
 export interface CreateVoiceRequest {
   targetModel: TargetModel;

@@ -15,6 +15,9 @@ export const pageLimits = { min: 0, max: 1_000_000, defaultIndex: 0, defaultSize
 /** How the speaker's consent was given. */
 export const consentMethods = ['checkbox', 'spoken', 'attestation'] as const;
 
+/** What a create must carry: nothing, any consent record, or spoken consent with its audio. */
+export type ConsentRequirement = 'none' | 'any' | 'spoken';
+
 /** What the studio asks a speaker to read aloud as spoken consent. */
 export const suggestedConsentStatement = 'I agree that Timbre may make a copy of my voice and use it to speak new words.';
 export type ConsentMethod = (typeof consentMethods)[number];

@@ -48,13 +48,21 @@ export function oneSpeakerSpread(partials: readonly Float32Array[]): number {
 
 /**
  * The threshold where false rejections of `same` equal false acceptances of `different`
- * (scores: higher is more alike), and that rate.
+ * (scores: higher is more alike), and that rate. One sweep over the sorted scores.
  */
 export function equalErrorRate(same: readonly number[], different: readonly number[]): { rate: number; threshold: number } {
+  const ascending = (a: number, b: number) => a - b;
+  const sameSorted = [...same].sort(ascending);
+  const differentSorted = [...different].sort(ascending);
   let best = { gap: Infinity, rate: 1, threshold: 0 };
-  for (const threshold of [...same, ...different].sort((a, b) => a - b)) {
-    const falseReject = same.filter((score) => score < threshold).length / same.length;
-    const falseAccept = different.filter((score) => score >= threshold).length / different.length;
+  // Scores below a candidate threshold: same ones are false rejections; different ones at or above it are false acceptances.
+  let sameBelow = 0;
+  let differentBelow = 0;
+  for (const threshold of [...sameSorted, ...differentSorted].sort(ascending)) {
+    while (sameBelow < sameSorted.length && sameSorted[sameBelow]! < threshold) sameBelow += 1;
+    while (differentBelow < differentSorted.length && differentSorted[differentBelow]! < threshold) differentBelow += 1;
+    const falseReject = sameBelow / sameSorted.length;
+    const falseAccept = (differentSorted.length - differentBelow) / differentSorted.length;
     const gap = Math.abs(falseReject - falseAccept);
     if (gap < best.gap) best = { gap, rate: (falseReject + falseAccept) / 2, threshold };
   }

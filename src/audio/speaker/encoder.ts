@@ -13,6 +13,12 @@ import { centredFrames, frameCount, resemblyzerMel } from './mel.js';
 /** Where `models pull|add speaker-encoder` puts the graph. */
 export const speakerEncoderFiles = { folder: 'speaker-encoder', graph: 'voice-encoder.onnx' } as const;
 
+/**
+ * onnxruntime threads for the encoder: one, because on every create it runs beside the
+ * engine's analysis of the reference, and two threads there only contend with it.
+ */
+export const speakerEncoderThreads = 1;
+
 /** Resemblyzer's `audio_norm_target_dBFS`, raised to only. */
 const targetDbfs = -30;
 
