@@ -107,27 +107,18 @@ def enrollment(reference):
     url = f"{base_url}/api/v1/services/audio/tts/customization"
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
     data_uri = "data:audio/wav;base64," + base64.b64encode(Path(reference).read_bytes()).decode()
-    created = requests.post(
-        url,
-        json={
+    def create(preferred_name):
+        body = {
             "model": "qwen-voice-enrollment",
-            "input": {"action": "create", "target_model": "qwen3-tts-vc-realtime-2026-01-15", "preferred_name": "guanyu", "audio": {"data": data_uri}},
-        },
-        headers=headers,
-        timeout=60,
-    )
+            "input": {"action": "create", "target_model": "qwen3-tts-vc-realtime-2026-01-15", "preferred_name": preferred_name, "audio": {"data": data_uri}},
+        }
+        return requests.post(url, json=body, headers=headers, timeout=60)
+
+    created = create("guanyu")
     made = created.json()["output"]["voice"]
     listed = requests.post(url, json={"model": "qwen-voice-enrollment", "input": {"action": "list", "page_size": 10, "page_index": 0}}, headers=headers, timeout=30)
     deleted = requests.post(url, json={"model": "qwen-voice-enrollment", "input": {"action": "delete", "voice": made}}, headers=headers, timeout=30)
-    bad_name = requests.post(
-        url,
-        json={
-            "model": "qwen-voice-enrollment",
-            "input": {"action": "create", "target_model": "qwen3-tts-vc-realtime-2026-01-15", "preferred_name": "bad name!", "audio": {"data": data_uri}},
-        },
-        headers=headers,
-        timeout=30,
-    )
+    bad_name = create("bad name!")
     unknown = requests.post(url, json={"model": "qwen-voice-enrollment", "input": {"action": "delete", "voice": "qwen-tts-vc-nobody-voice-20260101000000000-0000"}}, headers=headers, timeout=30)
     report(
         created=[created.status_code, made],
