@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { packageRoot } from '../src/paths.js';
-import { audioPath, createBody, probeAudio, startTestServer, type TestServer } from './helpers.js';
+import { wavFromPcm16 } from '../src/audio/wav.js';
+import { audioPath, createBody, dataUrl, probeAudio, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'timbre-clients-'));
@@ -39,18 +40,14 @@ before(async () => {
     javaUnavailable = 'com.alibaba:dashscope-sdk-java:2.22.7 is not served by Maven Central here';
   }
   server = await startTestServer();
-  fileVoice = (await server.enroll(createBody({ target_model: 'qwen3-tts-vc-2026-01-22', preferred_name: 'clients' }, dataUrlOf('human-en.wav')))).body.output.voice as string;
-  realtimeVoice = (await server.enroll(createBody({ preferred_name: 'clientsrt' }, dataUrlOf('human-en.wav')))).body.output.voice as string;
+  fileVoice = (await server.enroll(createBody({ target_model: 'qwen3-tts-vc-2026-01-22', preferred_name: 'clients' }, dataUrl('human-en.wav')))).body.output.voice as string;
+  realtimeVoice = (await server.enroll(createBody({ preferred_name: 'clientsrt' }, dataUrl('human-en.wav')))).body.output.voice as string;
   assert.ok(fileVoice && realtimeVoice, 'voices for the clients');
 });
 after(async () => {
   await server?.stop();
   rmSync(out, { recursive: true, force: true });
 });
-
-function dataUrlOf(name: string): string {
-  return `data:audio/wav;base64,${readFileSync(audioPath(name)).toString('base64')}`;
-}
 
 async function pythonFlow(flow: string, voice: string, ...extra: string[]): Promise<Record<string, any>> {
   const { stdout } = await run(python, [flowsPy, flow, server.url, server.key, voice, out, ...extra], { timeout: 120_000 });
@@ -67,27 +64,9 @@ async function javaFlow(flow: string, voice: string): Promise<Record<string, any
 async function pcmSeconds(file: string): Promise<number> {
   const bytes = readFileSync(join(out, file));
   assert.equal(bytes.length % 2, 0, 'whole 16-bit samples');
-  const probed = await probeAudio(wavOf(bytes), 'wav');
+  const probed = await probeAudio(wavFromPcm16(bytes, 24000), 'wav');
   assert.equal(probed.sampleRate, 24000);
   return probed.seconds;
-}
-
-/** Raw PCM wrapped in a WAV header, so ffmpeg can read it without being told the format. */
-function wavOf(pcm: Buffer): Buffer {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + pcm.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(24000, 24);
-  header.writeUInt32LE(48000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(pcm.length, 40);
-  return Buffer.concat([header, pcm]);
 }
 
 /** The realtime events a client saw, in the documented order. */

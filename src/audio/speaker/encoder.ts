@@ -55,11 +55,11 @@ export function speakerSimilarity(a: Float32Array, b: Float32Array): number {
 
 export class SpeakerEncoder {
   private readonly thread: ModelThread<EncoderRequest, EncoderResult>;
-  private readonly detector: SpeechDetector;
+  /** Made on first need: the server always passes the spans its intake found, and never needs one. */
+  private detector: SpeechDetector | null = null;
 
-  /** `vadModelPath`: Silero VAD, for the silence trimming. */
-  constructor(modelPath: string, vadModelPath: string, threads: number, maxWaiting: number) {
-    this.detector = new SpeechDetector(vadModelPath, 30, encoderTrimDetection);
+  /** `vadModelPath`: Silero VAD, for silence trimming when no spans are given. */
+  constructor(modelPath: string, private readonly vadModelPath: string, threads: number, maxWaiting: number) {
     this.thread = new ModelThread(new URL('./encoder-worker.js', import.meta.url), { modelPath, threads }, maxWaiting, 'the speaker encoder');
   }
 
@@ -67,7 +67,7 @@ export class SpeakerEncoder {
   async preprocess(audio: Audio, options: EmbedOptions = {}): Promise<Float32Array> {
     const samples = normalizeVolume(await resample(audio, resemblyzerMel.sampleRate), targetDbfs, true);
     if (options.trimSilence === false) return samples;
-    const spans = options.speechSpans ?? this.detector.detect({ samples, sampleRate: resemblyzerMel.sampleRate });
+    const spans = options.speechSpans ?? (this.detector ??= new SpeechDetector(this.vadModelPath, 30, encoderTrimDetection)).detect({ samples, sampleRate: resemblyzerMel.sampleRate });
     return keepVoiced(samples, voicedWindows(spans, samples.length, resemblyzerTrim), resemblyzerTrim);
   }
 
