@@ -11,6 +11,28 @@ const positiveInt = z.coerce.number().int().positive();
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
+/** The services `models pull` asks for files and their digests, and their public addresses. */
+export const modelPublishers = {
+  'github-api': 'https://api.github.com',
+  github: 'https://github.com',
+  huggingface: 'https://huggingface.co',
+  pypi: 'https://pypi.org',
+} as const;
+export type ModelPublisherService = keyof typeof modelPublishers;
+
+const publisherOverrides = z.string().transform((value, context) => {
+  const endpoints: Record<ModelPublisherService, string> = { ...modelPublishers };
+  for (const part of value.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0)) {
+    const [name, url] = [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)];
+    if (!(name in modelPublishers) || !/^https?:\/\/[^/]+/.test(url)) {
+      context.addIssue({ code: 'custom', message: `each entry is service=http(s)://host, with service one of ${Object.keys(modelPublishers).join(', ')} (got ${part})` });
+      return z.NEVER;
+    }
+    endpoints[name as ModelPublisherService] = url.replace(/\/+$/, '');
+  }
+  return endpoints;
+});
+
 const cidrList = z
   .string()
   .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0));
@@ -70,6 +92,13 @@ export const settings = {
   fetchTimeoutMs: { env: 'TIMBRE_FETCH_TIMEOUT_MS', flag: 'fetch-timeout-ms', schema: positiveInt, fallback: '10000', help: 'time limit for downloading an audio URL' },
   fetchMaxBytes: { env: 'TIMBRE_FETCH_MAX_BYTES', flag: 'fetch-max-bytes', schema: positiveInt, fallback: String(20 * 1024 * 1024), help: 'size limit for a downloaded audio URL' },
   decodeTimeoutMs: { env: 'TIMBRE_DECODE_TIMEOUT_MS', flag: 'decode-timeout-ms', schema: positiveInt, fallback: '20000', help: 'time limit for decoding one upload' },
+  modelSources: {
+    env: 'TIMBRE_MODEL_SOURCES',
+    flag: 'model-sources',
+    schema: publisherOverrides,
+    fallback: '',
+    help: `where \`models pull\` reaches each publisher, e.g. huggingface=https://hf-mirror.example (services: ${Object.keys(modelPublishers).join(', ')})`,
+  },
   cacheDir: { env: 'TIMBRE_CACHE_DIR', flag: 'cache-dir', schema: z.string(), fallback: '', help: 'folder for measured engine tables (default: the data dir)' },
   engineThreads: { env: 'TIMBRE_ENGINE_THREADS', flag: 'engine-threads', schema: positiveInt, fallback: String(availableParallelism()), help: 'synthesis worker threads (default: cores)' },
   engineQueue: { env: 'TIMBRE_ENGINE_QUEUE', flag: 'engine-queue', schema: z.coerce.number().int().min(0), fallback: '32', help: 'synthesis jobs that may wait; more are refused with Throttling' },

@@ -1,15 +1,21 @@
 // `timbre models pull | add | list`: install neural weights, from upstream or from disk.
 import { Option, type Command } from 'commander';
-import { loadConfig, type Config } from '../config.js';
-import { catalog, catalogModel, type CatalogModel, type Download } from '../engines/neural/catalog.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { catalog, catalogModel, type CatalogModel } from '../engines/neural/catalog.js';
 import { DownloadError, installModel, InstallError, pullModel, type Progress } from '../engines/neural/install.js';
-import { installedModels } from '../engines/neural/installed.js';
+import { installedModels, type DownloadRecord } from '../engines/neural/installed.js';
 import { engineAssignments } from '../engines/router.js';
 import { targetModels } from '../voices/rules.js';
 import { exitCodes, printTable } from './output.js';
 
 function modelsConfig(options: Record<string, unknown>): Config {
-  return loadConfig(process.env, typeof options.modelsDir === 'string' ? { modelsDir: options.modelsDir } : {});
+  try {
+    return loadConfig(process.env, typeof options.modelsDir === 'string' ? { modelsDir: options.modelsDir } : {});
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`timbre: ${error.message}\n`);
+    process.exit(exitCodes.config);
+  }
 }
 
 function modelNamed(name: string): CatalogModel {
@@ -76,11 +82,21 @@ export function addModelCommands(program: Command): void {
       const assignments = engineAssignments(targetModels, config.engines, ['preview', ...engineIds]);
       const serves = (engine: string) => targetModels.filter((model) => (assignments.get(model) ?? 'preview') === engine);
       const rows = [
-        { name: 'preview', role: 'engine' as const, installed: true, source: 'built in (espeak-ng)', installedAt: null as string | null, serves: serves('preview') },
+        { name: 'preview', role: 'engine' as const, installed: true, source: 'built in (espeak-ng)', installedAt: null as string | null, serves: serves('preview'), verifiedBy: [] as string[], downloads: [] as DownloadRecord[] },
         ...catalog.map((model) => {
           const found = installed.find((entry) => entry.model.name === model.name);
           const serving = model.role === 'engine' ? serves(model.name) : ['speaker similarity, consent verification'];
-          return { name: model.name, role: model.role, installed: Boolean(found), source: found?.manifest.source ?? null, installedAt: found?.manifest.installedAt ?? null, serves: serving };
+          const downloads = found?.manifest.downloads ?? [];
+          return {
+            name: model.name,
+            role: model.role,
+            installed: Boolean(found),
+            source: found?.manifest.source ?? null,
+            installedAt: found?.manifest.installedAt ?? null,
+            serves: serving,
+            verifiedBy: [...new Set(downloads.map((record) => record.vouchedBy))],
+            downloads,
+          };
         }),
       ];
       if (options.json) {
@@ -88,33 +104,42 @@ export function addModelCommands(program: Command): void {
         return;
       }
       printTable(
-        ['ENGINE', 'INSTALLED', 'SERVES', 'SOURCE'],
-        rows.map((row) => [row.name, row.installed ? (row.installedAt ?? 'yes') : 'no', row.serves.join(', ') || '-', row.source ?? `timbre models pull ${row.name}`]),
+        ['ENGINE', 'INSTALLED', 'SERVES', 'SOURCE', 'VERIFIED BY'],
+        rows.map((row) => [
+          row.name,
+          row.installed ? (row.installedAt ?? 'yes') : 'no',
+          row.serves.join(', ') || '-',
+          row.source ?? `timbre models pull ${row.name}`,
+          row.verifiedBy.join('; ') || (row.installed && row.name !== 'preview' ? 'installed from disk (models add)' : '-'),
+        ]),
       );
     });
 
   models
     .command('pull')
-    .description('download a model from its upstream release (pinned URL and sha256), resuming a partial download')
+    .description(
+      "download a model from the first of its publishers that serves it (GitHub release, Hugging Face, PyPI), each file checked against the sha256 its publisher's service states (or this build's pin), resuming a partial download; TIMBRE_MODEL_SOURCES points at other hosts",
+    )
     .argument('<name>', catalog.map((model) => model.name).join(' | '))
     .addOption(modelsDirOption())
-    .option('--url <url...>', 'download from a mirror instead (one per upstream asset, in order)')
-    .option('--sha256 <hex...>', 'expected sha256 (one per asset, in order) where this build has none pinned')
+    .option('--url <url...>', 'download these files instead (a mirror of your own; needs --sha256 unless this build pins them)')
+    .option('--sha256 <hex...>', 'expected sha256 of each file in order, from a source you trust; wins over every other digest')
     .option('--json', 'print JSON for scripts')
     .action(async (name: string, options: Record<string, unknown>) => {
       const model = modelNamed(name);
       const config = modelsConfig(options);
-      const urls = (options.url as string[] | undefined) ?? [];
-      const hashes = (options.sha256 as string[] | undefined) ?? [];
-      const downloads: Partial<Download>[] = model.downloads.map((_, index) => ({
-        ...(urls[index] ? { url: urls[index] } : {}),
-        ...(hashes[index] ? { sha256: hashes[index] } : {}),
-      }));
       const bar = progressBar();
       await reportInstall(
         async () => {
           try {
-            return await pullModel(model, { modelsDir: config.modelsDir, downloads, progress: bar });
+            return await pullModel(model, {
+              modelsDir: config.modelsDir,
+              endpoints: config.modelSources,
+              ...(options.url ? { urls: options.url as string[] } : {}),
+              ...(options.sha256 ? { sha256: options.sha256 as string[] } : {}),
+              progress: bar,
+              say: (line) => process.stderr.write(`${line}\n`),
+            });
           } finally {
             bar.finish();
           }

@@ -1,6 +1,7 @@
 // Installing neural models: from a folder or archive on disk (air-gapped hosts), or pulled
-// from the upstream release by pinned URL and sha256, resuming partial downloads. Files are
-// checked against the loader's contract before they replace an installed model.
+// from the first of the model's publishers that serves it, each file checked against the
+// digest that the publisher (or this build, or the operator) vouches for, resuming partial
+// downloads. Files are checked against the loader's contract before they replace an install.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -12,8 +13,9 @@ import * as tar from 'tar';
 import unbzip2 from 'unbzip2-stream';
 import { encoderGraphFromCheckpoint } from '../../audio/speaker/convert.js';
 import { speakerEncoderFiles } from '../../audio/speaker/encoder.js';
-import type { CatalogModel, Download, ModelFile } from './catalog.js';
-import { manifestPath, modelFolder, type InstallManifest } from './installed.js';
+import type { CatalogModel, ModelFile } from './catalog.js';
+import { manifestPath, modelFolder, type DownloadRecord, type InstallManifest } from './installed.js';
+import { PublisherError, resolveSource, type Digest, type PublisherEndpoints, type ResolvedSource } from './publishers.js';
 
 /** A model that cannot be installed, and why (missing file, wrong contract, bad checksum). */
 export class InstallError extends Error {}
@@ -27,6 +29,15 @@ export interface Progress {
 
 async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/** The file's digest in `algorithm`; a git blob sha1 hashes the header `blob <size>\0` and then the bytes. */
+async function digestOf(path: string, algorithm: Digest['algorithm']): Promise<string> {
+  if (algorithm === 'sha256') return sha256Of(path);
+  const hash = createHash('sha1');
+  hash.update(`blob ${(await stat(path)).size}\0`);
   await pipeline(createReadStream(path), hash);
   return hash.digest('hex');
 }
@@ -162,7 +173,7 @@ async function checkFile(model: CatalogModel, file: ModelFile, path: string): Pr
  * required file, checks it, copies the set into the models folder, writes the manifest last,
  * and only then replaces a previous install.
  */
-export async function installModel(model: CatalogModel, from: string, modelsDir: string, source = from): Promise<InstallManifest> {
+export async function installModel(model: CatalogModel, from: string, modelsDir: string, source = from, downloads?: DownloadRecord[]): Promise<InstallManifest> {
   if (!existsSync(from)) throw new InstallError(`${from} does not exist`);
   await mkdir(modelsDir, { recursive: true });
   const scratch = await mkdtemp(join(modelsDir, `.${model.name}-unpack-`));
@@ -175,7 +186,7 @@ export async function installModel(model: CatalogModel, from: string, modelsDir:
       else await extract(from, scratch);
       root = scratch;
     }
-    const manifest: InstallManifest = { name: model.name, source, installedAt: new Date().toISOString(), files: {} };
+    const manifest: InstallManifest = { name: model.name, source, installedAt: new Date().toISOString(), files: {}, ...(downloads ? { downloads } : {}) };
     const record = async (name: string, path: string) => {
       manifest.files[name] = { sha256: await sha256Of(path), bytes: (await stat(path)).size };
     };
@@ -218,9 +229,10 @@ function counting(onBytes: (count: number) => void): Transform {
 
 /**
  * Downloads `url` to `file`, resuming from what an earlier attempt left in `file.part` (HTTP
- * Range); checks the sha256 of the whole file before renaming it into place.
+ * Range); checks the whole file against `expected` before renaming it into place, and deletes
+ * it if it does not match.
  */
-export async function download(url: string, file: string, sha256: string, progress: Progress, timeoutMs = 30_000): Promise<void> {
+export async function download(url: string, file: string, expected: Digest, progress: Progress, timeoutMs = 30_000): Promise<void> {
   const partial = `${file}.part`;
   const have = existsSync(partial) ? (await stat(partial)).size : 0;
   let response: Response;
@@ -228,14 +240,17 @@ export async function download(url: string, file: string, sha256: string, progre
     response = await fetch(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
   } catch (error) {
     const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
-    throw new DownloadError(`cannot reach ${new URL(url).host} (${cause}): is this host offline? Install from disk instead: timbre models add <name> --from <folder or archive>`);
+    throw new PublisherError(`cannot reach ${new URL(url).host} (${cause})`, 'unreachable', new URL(url).host);
   }
   const resumed = response.status === 206;
-  if (!response.ok || !response.body) throw new DownloadError(`${url} answered HTTP ${response.status}`);
+  if (!response.ok || !response.body) {
+    throw new PublisherError(`${url} answered HTTP ${response.status}`, response.status >= 500 || response.status === 429 ? 'unavailable' : 'refused', new URL(url).host);
+  }
   const length = Number(response.headers.get('content-length') ?? NaN);
   const total = Number.isFinite(length) ? length + (resumed ? have : 0) : null;
   let done = resumed ? have : 0;
   const label = basename(new URL(url).pathname);
+  const host = new URL(response.url || url).host;
   progress(done, total, label);
   try {
     await pipeline(
@@ -247,47 +262,125 @@ export async function download(url: string, file: string, sha256: string, progre
       createWriteStream(partial, { flags: resumed ? 'a' : 'w' }),
     );
   } catch (error) {
-    throw new DownloadError(`the transfer of ${label} broke off at ${done} of ${total ?? '?'} bytes (${(error as Error).message}); run the same command again to resume`);
+    throw new PublisherError(`the transfer of ${label} broke off at ${done} of ${total ?? '?'} bytes (${(error as Error).message}); run the same command again to resume`, 'unavailable', host);
   }
-  if (total !== null && done < total) throw new DownloadError(`the transfer of ${label} broke off at ${done} of ${total} bytes; run the same command again to resume`);
-  const actual = await sha256Of(partial);
-  if (actual !== sha256.toLowerCase()) {
+  if (total !== null && done < total) throw new PublisherError(`the transfer of ${label} broke off at ${done} of ${total} bytes; run the same command again to resume`, 'unavailable', host);
+  const actual = await digestOf(partial, expected.algorithm);
+  if (actual !== expected.hex.toLowerCase()) {
     await rm(partial, { force: true });
-    throw new InstallError(`${label}: sha256 ${actual} does not match the pinned ${sha256}; the download was deleted (a corrupted or substituted file)`);
+    const name = expected.algorithm === 'sha256' ? 'sha256' : 'git blob sha1';
+    throw new InstallError(`${label}: its ${name} is ${actual}, but ${expected.vouchedBy} states ${expected.hex.toLowerCase()}; the download was deleted (a corrupted or substituted file)`);
   }
   await rename(partial, file);
 }
 
 export interface PullOptions {
   modelsDir: string;
-  /** Overrides of the catalog's downloads (a mirror, or sha256 where the catalog has none), by index. */
-  downloads?: Partial<Download>[];
+  /** Where each publisher's service is (TIMBRE_MODEL_SOURCES). */
+  endpoints: PublisherEndpoints;
+  /** Addresses to download from instead of the catalog's sources (a mirror of the operator's own). */
+  urls?: string[];
+  /** sha256 of each file in order, from a source the operator trusts; wins over every other digest. */
+  sha256?: string[];
   progress: Progress;
+  /** Reports which source is tried and which one served. */
+  say: (line: string) => void;
 }
 
-/** Downloads every asset of `model` (archive and single files), then installs the set. */
+/** The file names of a model's first source, in order. */
+function primaryFileNames(model: CatalogModel): string[] {
+  const [source] = model.sources;
+  if (!source) return [];
+  if (source.publisher === 'github') return source.assets.map((asset) => asset.name);
+  if (source.publisher === 'huggingface') return source.files;
+  return source.files.map((file) => file.name);
+}
+
+/** What a failed pull says: offline, retry later, or refused, with what to do about it. */
+function pullFailure(model: CatalogModel, failures: PublisherError[]): Error {
+  const offline = `install from disk instead: timbre models add ${model.name} --from <folder or archive>`;
+  if (failures.every((failure) => failure.kind === 'unreachable')) {
+    const hosts = [...new Set(failures.map((failure) => failure.host))];
+    return new DownloadError(`cannot reach ${hosts.join(' nor ')}: is this host offline? ${offline[0]!.toUpperCase()}${offline.slice(1)}`);
+  }
+  const said = failures.map((failure) => failure.message).join('; ');
+  const hint = failures.some((failure) => failure.message.includes('vouches') || failure.kind === 'unvouched') ? 'pass --sha256 <hex> from a source you trust, or ' : '';
+  if (failures.some((failure) => failure.kind !== 'refused' && failure.kind !== 'unvouched')) return new DownloadError(`${said}; ${hint}${offline}`);
+  return new InstallError(`${said}; ${hint}${offline}`);
+}
+
+/**
+ * Downloads every file of `model` from the first of its sources that can serve it, each checked
+ * against the operator's --sha256, else this build's pin, else the digest its publisher states
+ * (no file without one is downloaded); then installs the set.
+ */
 export async function pullModel(model: CatalogModel, options: PullOptions): Promise<InstallManifest> {
   const cache = join(options.modelsDir, '.downloads');
   await mkdir(cache, { recursive: true });
-  const gathered = await mkdtemp(join(options.modelsDir, `.${model.name}-pull-`));
-  const fetched: string[] = [];
-  try {
-    for (const [index, pinned] of model.downloads.entries()) {
-      const asset = { ...pinned, ...options.downloads?.[index] };
-      if (!asset.url) throw new InstallError(`no URL for download ${index + 1} of ${model.name}`);
-      if (!asset.sha256) {
-        throw new InstallError(
-          `this build of Timbre has no pinned sha256 for ${asset.url}; pass --sha256 <hex> with the checksum from a source you trust (Timbre never installs an unverified download)`,
-        );
-      }
-      const file = join(cache, basename(new URL(asset.url).pathname));
-      if (!existsSync(file) || (await sha256Of(file)) !== asset.sha256.toLowerCase()) await download(asset.url, file, asset.sha256, options.progress);
-      fetched.push(file);
-      if (archivePattern.test(file)) await extract(file, gathered);
-      else await cp(file, join(gathered, basename(file)));
+  const failures: PublisherError[] = [];
+  const trusted = options.sha256 ?? [];
+  const candidates: (() => Promise<ResolvedSource>)[] = options.urls?.length
+    ? [async () => ({ label: options.urls!.join(' + '), files: options.urls!.map((url) => ({ name: basename(new URL(url).pathname), url, size: null, digest: null })), unanswered: null })]
+    : model.sources.map((source) => () => resolveSource(source, options.endpoints));
+  for (const resolve of candidates) {
+    let source: ResolvedSource;
+    try {
+      source = await resolve();
+    } catch (error) {
+      if (!(error instanceof PublisherError)) throw error;
+      failures.push(error);
+      continue;
     }
-    const manifest = await installModel(model, gathered, options.modelsDir, model.downloads.map((pinned, index) => options.downloads?.[index]?.url ?? pinned.url).join(' + '));
-    for (const file of fetched) await rm(file, { force: true });
+    const plan = source.files.map((file, index) => {
+      // A mirror's file (--url) stands for the catalog's first source's file at its position.
+      const pin = model.pinned[file.name] ?? (options.urls?.length ? model.pinned[primaryFileNames(model)[index] ?? ''] : undefined);
+      const digest: Digest | null = trusted[index]
+        ? { algorithm: 'sha256', hex: trusted[index]!.toLowerCase(), vouchedBy: '--sha256 given to models pull' }
+        : pin
+          ? { algorithm: 'sha256', hex: pin, vouchedBy: 'the sha256 pinned in this build of Timbre' }
+          : file.digest;
+      return { ...file, digest };
+    });
+    const unvouched = plan.find((file) => file.digest === null);
+    if (unvouched) {
+      failures.push(
+        source.unanswered
+          ? new PublisherError(`${source.unanswered.message}, so nothing vouches for ${unvouched.name}`, source.unanswered.kind, source.unanswered.host)
+          : new PublisherError(`${source.label} states no digest for ${unvouched.name}`, 'unvouched', new URL(unvouched.url).host),
+      );
+      continue;
+    }
+    const size = plan.every((file) => file.size !== null) ? ` (${(plan.reduce((sum, file) => sum + file.size!, 0) / 1e6).toFixed(1)} MB)` : '';
+    options.say(`from ${source.label}${size}`);
+    try {
+      return await fetchAndInstall(model, source, plan as (typeof plan[number] & { digest: Digest })[], cache, options);
+    } catch (error) {
+      if (!(error instanceof PublisherError)) throw error;
+      failures.push(error);
+    }
+  }
+  throw pullFailure(model, failures);
+}
+
+async function fetchAndInstall(
+  model: CatalogModel,
+  source: ResolvedSource,
+  plan: { name: string; url: string; digest: Digest }[],
+  cache: string,
+  options: PullOptions,
+): Promise<InstallManifest> {
+  const gathered = await mkdtemp(join(options.modelsDir, `.${model.name}-pull-`));
+  try {
+    const records: DownloadRecord[] = [];
+    for (const file of plan) {
+      const path = join(cache, file.name);
+      if (!existsSync(path) || (await digestOf(path, file.digest.algorithm)) !== file.digest.hex) await download(file.url, path, file.digest, options.progress);
+      records.push({ file: file.name, url: file.url, sha256: await sha256Of(path), vouchedBy: file.digest.vouchedBy });
+      if (archivePattern.test(path)) await extract(path, gathered);
+      else await cp(path, join(gathered, file.name));
+    }
+    const manifest = await installModel(model, gathered, options.modelsDir, source.label, records);
+    for (const file of plan) await rm(join(cache, file.name), { force: true });
     return manifest;
   } finally {
     await rm(gathered, { recursive: true, force: true });
