@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as tar from 'tar';
-import { audioPath } from './helpers.js';
+import { packageRoot } from '../src/paths.js';
+import { audioPath, startTestServer } from './helpers.js';
 import { timbreBin } from './process.js';
 import { pocketFiles, writeSyntheticPocketTts } from './synthetic/pocket-tts.js';
 
@@ -313,6 +314,33 @@ describe('timbre models pull: verified against the digest each publisher states'
     const refused = await timbre(['models', 'pull', 'pocket-tts', '--models-dir', freshModels()], { 'github-api': 'not-a-url' });
     assert.equal(refused.code, 3, refused.stderr);
     assert.match(refused.stderr, /TIMBRE_MODEL_SOURCES.*service one of github-api, github, huggingface, pypi/);
+  });
+});
+
+describe("the README's three commands: pull, start, create and say", () => {
+  it('speaks a cloned voice through the Pocket TTS it pulled', async () => {
+    const modelsDir = freshModels();
+    // The package's own models (Silero VAD, the recognizer) sit beside what is pulled, as in models/.
+    const packageModels = join(packageRoot, 'models');
+    for (const file of readdirSync(packageModels).filter((name) => name.endsWith('.onnx'))) symlinkSync(join(packageModels, file), join(modelsDir, file));
+    const pulled = await timbre(['models', 'pull', 'pocket-tts', '--models-dir', modelsDir]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const server = await startTestServer({ TIMBRE_MODELS_DIR: modelsDir, TIMBRE_NEURAL_THREADS: '1' });
+    try {
+      const client = { TIMBRE_URL: server.url, TIMBRE_API_KEY: server.key };
+      const cli = (args: string[]) =>
+        run(process.execPath, [timbreBin, ...args], { env: { ...process.env, ...client } }).then(
+          ({ stdout }) => stdout,
+          (error: { stderr: string }) => assert.fail(error.stderr),
+        );
+      const voice = (await cli(['voices', 'create', '--file', audioPath('human-en.wav'), '--name', 'me'])).trim();
+      const output = join(scratch, 'hello.wav');
+      const said = JSON.parse(await cli(['say', '--json', '--voice', voice, '-o', output, 'Hello, in my own voice.'])) as { engine: string; bytes: number };
+      assert.equal(said.engine, 'pocket-tts');
+      assert.ok(said.bytes > 24_000, `${said.bytes} bytes of speech`);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
