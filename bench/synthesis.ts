@@ -1,6 +1,7 @@
 // npm run bench:synthesis: time to first audio and real-time factor over HTTP, SSE and the
 // realtime WebSocket, and 1/4/8 concurrent realtime sessions with underruns counted, each
-// beside calling the engine directly in the same run (the baseline).
+// beside calling the engine directly in the same run (the baseline); then a fresh install (a
+// new data dir and an empty cache): its first create and its first audio, beside its second.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,10 +29,10 @@ const key = readFileSync(join(dataDir, 'default-api-key'), 'utf8').trim();
 const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
 const reference = `data:audio/wav;base64,${readFileSync(join(audioDir, 'bench20.wav')).toString('base64')}`;
 
-async function createVoice(targetModel: string): Promise<string> {
-  const response = await fetch(`${serverUrl}/api/v1/services/audio/tts/customization`, {
+async function createVoice(targetModel: string, url = serverUrl, withHeaders = headers): Promise<string> {
+  const response = await fetch(`${url}/api/v1/services/audio/tts/customization`, {
     method: 'POST',
-    headers,
+    headers: withHeaders,
     body: JSON.stringify({ model: 'qwen-voice-enrollment', input: { action: 'create', target_model: targetModel, preferred_name: 'bench', audio: { data: reference } } }),
   });
   return ((await response.json()) as { output: { voice: string } }).output.voice;
@@ -90,12 +91,12 @@ async function httpFile(): Promise<Timing> {
   return { firstMs, rtf: (performance.now() - started) / 1000 / ((bytes - 44) / 2 / 24000) };
 }
 
-async function httpSse(): Promise<Timing> {
+async function httpSse(url = serverUrl, withHeaders = headers, voice = fileVoice): Promise<Timing> {
   const started = performance.now();
-  const response = await fetch(`${serverUrl}/api/v1/services/aigc/multimodal-generation/generation`, {
+  const response = await fetch(`${url}/api/v1/services/aigc/multimodal-generation/generation`, {
     method: 'POST',
-    headers: { ...headers, 'x-dashscope-sse': 'enable' },
-    body: JSON.stringify({ model: 'qwen3-tts-vc-2026-01-22', input: { text, voice: fileVoice } }),
+    headers: { ...withHeaders, 'x-dashscope-sse': 'enable' },
+    body: JSON.stringify({ model: 'qwen3-tts-vc-2026-01-22', input: { text, voice } }),
   });
   const reader = response.body!.getReader();
   let firstMs = NaN;
@@ -194,6 +195,30 @@ try {
     ]);
   }
   printTable(rows);
+
+  // A fresh install: nothing measured before, nothing cached; the first voice must speak at once.
+  const freshData = mkdtempSync(join(tmpdir(), 'timbre-bench-fresh-'));
+  const freshCache = mkdtempSync(join(tmpdir(), 'timbre-bench-fresh-cache-'));
+  const spawned = performance.now();
+  const fresh = await spawnServer(['--data-dir', freshData, '--cache-dir', freshCache, '--rate-limit-per-minute', '100000']);
+  try {
+    const listeningMs = performance.now() - spawned;
+    const freshHeaders = { authorization: `Bearer ${readFileSync(join(freshData, 'default-api-key'), 'utf8').trim()}`, 'content-type': 'application/json' };
+    const created = performance.now();
+    const voice = await createVoice('qwen3-tts-vc-2026-01-22', fresh.url, freshHeaders);
+    const createMs = performance.now() - created;
+    const first = await httpSse(fresh.url, freshHeaders, voice);
+    const second = await httpSse(fresh.url, freshHeaders, voice);
+    console.log(`\nfresh install (new data dir, empty cache dir)\n`);
+    printTable([
+      ['process start to listening ms', 'first create ms', 'first SSE first audio ms', 'second SSE first audio ms', 'warm server SSE p50 ms (above)'],
+      [listeningMs.toFixed(0), createMs.toFixed(0), first.firstMs.toFixed(1), second.firstMs.toFixed(1), percentile(sse.map((timing) => timing.firstMs), 50).toFixed(1)],
+    ]);
+  } finally {
+    await stopProcess(fresh.child);
+    rmSync(freshData, { recursive: true, force: true });
+    rmSync(freshCache, { recursive: true, force: true });
+  }
 } finally {
   await engine.close();
   await stopProcess(server.child);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { analyseVoice, envelopeShift, semitonesBetween } from '../src/audio/analysis.js';
@@ -7,7 +8,8 @@ import type { EspeakPool } from '../src/engines/preview/espeak-pool.js';
 import { collectAudio, type Audio } from '../src/audio/types.js';
 import { decodeWav } from '../src/audio/wav.js';
 import type { SynthesisOptions, VoicePrompt } from '../src/engines/engine.js';
-import { PreviewEngine, type PreviewVoicePrompt } from '../src/engines/preview/preview-engine.js';
+import { shippedCalibration } from '../src/engines/preview/calibration-tables.js';
+import { calibrationVersion, PreviewEngine, type PreviewVoicePrompt } from '../src/engines/preview/preview-engine.js';
 import { EngineBusy } from '../src/errors.js';
 import { wordErrorRateOver } from './word-errors.js';
 import { audioDir, createBody, dataUrl, startTestServer, testCacheDir, type TestServer } from './helpers.js';
@@ -192,5 +194,37 @@ describe('preview engine: queue and cancellation', () => {
       for (let next = await stream.next(); !next.done; next = await stream.next());
     }, /stopped unexpectedly/);
     assert.ok((await speak(engine, sentence, prompt)).samples.length > 0);
+  });
+});
+
+describe('preview engine: its espeak-ng tables ship with Timbre', () => {
+  let engine: PreviewEngine;
+  let cacheDir: string;
+  before(async () => {
+    cacheDir = mkdtempSync(join(tmpdir(), 'timbre-empty-cache-'));
+    engine = await PreviewEngine.start({ threads: 1, maxQueued: 8, cacheDir });
+  });
+  after(async () => {
+    await engine.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it('a fresh install measures nothing: with an empty cache it is ready from the shipped tables', async () => {
+    assert.equal(shippedCalibration.version, calibrationVersion, 'the shipped tables are of this version of the layout (npm run calibrate)');
+    await engine.ready();
+    assert.deepEqual(readdirSync(cacheDir), [], 'nothing was measured, so nothing was cached');
+  });
+
+  it('the shipped tables still match espeak-ng as it measures now (m6: F0 and syllable rate within 6 %, envelope shifts within half a bin)', async () => {
+    const measured = await engine.measureCalibration('m6');
+    const shipped = shippedCalibration.variants.m6!;
+    measured.f0ByRangeAndPitch.forEach((row, r) =>
+      row.forEach((value, p) => {
+        const expected = shipped.f0ByRangeAndPitch[r]![p];
+        if (typeof value === 'number' && Number.isFinite(value) && typeof expected === 'number') assert.ok(Math.abs(value / expected - 1) < 0.06, `F0 at range row ${r}, pitch column ${p}: ${value} against ${expected}`);
+      }),
+    );
+    measured.syllableRateByWpm.forEach((value, index) => assert.ok(Math.abs(value / shipped.syllableRateByWpm[index]! - 1) < 0.06, `syllable rate ${index}: ${value} against ${shipped.syllableRateByWpm[index]}`));
+    measured.envelopeShiftByFormantScale.forEach((value, index) => assert.ok(Math.abs(value - shipped.envelopeShiftByFormantScale[index]!) <= 0.5, `envelope shift ${index}: ${value} against ${shipped.envelopeShiftByFormantScale[index]}`));
   });
 });

@@ -216,6 +216,11 @@ function bandSpectrum(audio: Audio): number[] {
   });
 }
 
+/** Syllable nuclei per second of speech, as `analyseVoice` reads them, alone. */
+export function measureSyllableRate(audio: Audio): number {
+  return syllableRate(decimate(audio));
+}
+
 export function analyseVoice(audio: Audio): VoiceStats {
   const at8k = decimate(audio);
   const pitches = trackPitch(at8k).sort((a, b) => a - b);

@@ -4,6 +4,7 @@ import type { Audio } from '../../audio/types.js';
 import { ChunkStream } from '../chunk-stream.js';
 import { JobQueue } from '../queue.js';
 import type { EspeakSettings, FromWorker, ToWorker } from './espeak-protocol.js';
+import type { SpectralCorrection } from './spectral-correction.js';
 
 interface PooledWorker {
   worker: Worker;
@@ -91,6 +92,21 @@ export class EspeakPool {
         });
         const samples = audio.samples.slice();
         const request: ToWorker = { type: 'analyse', job, samples, sampleRate: audio.sampleRate };
+        pooled.worker.postMessage(request, [samples.buffer]);
+      }),
+    );
+  }
+
+  /** The spectral correction from espeak at `settings` toward `reference` (see spectral-correction.ts). */
+  correct(reference: Audio, text: string, settings: EspeakSettings): Promise<SpectralCorrection> {
+    return this.run(undefined, (pooled, job) =>
+      new Promise<SpectralCorrection>((resolve, reject) => {
+        this.listeners.set(job, (message) => {
+          if (message.type === 'corrected') resolve(message.correction);
+          else if (message.type === 'failed') reject(new Error(message.message));
+        });
+        const samples = reference.samples.slice();
+        const request: ToWorker = { type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, settings };
         pooled.worker.postMessage(request, [samples.buffer]);
       }),
     );

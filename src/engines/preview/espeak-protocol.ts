@@ -1,4 +1,5 @@
 import type { VoiceStats } from '../../audio/analysis.js';
+import type { SpectralCorrection } from './spectral-correction.js';
 
 /** Messages between the preview engine and its espeak-ng worker threads. */
 
@@ -14,15 +15,20 @@ export interface EspeakSettings {
   gain: number;
   /** Multiplies every formant frequency of the variant: vocal-tract length (1 = unchanged). */
   formantScale: number;
+  /** The voice's spectral correction toward its reference; when set, it replaces the EQ. */
+  correction?: SpectralCorrection | null;
 }
 
 export type ToWorker =
   | { type: 'synthesize'; job: number; text: string; settings: EspeakSettings }
-  | { type: 'analyse'; job: number; samples: Float32Array; sampleRate: number };
+  | { type: 'analyse'; job: number; samples: Float32Array; sampleRate: number }
+  /** Reads `text` at `settings` and measures the correction from that toward the reference. */
+  | { type: 'correct'; job: number; reference: Float32Array; sampleRate: number; text: string; settings: EspeakSettings };
 
 export type FromWorker =
   | { type: 'ready'; sampleRate: number }
   | { type: 'chunk'; job: number; samples: Float32Array }
   | { type: 'done'; job: number }
   | { type: 'analysed'; job: number; stats: VoiceStats }
+  | { type: 'corrected'; job: number; correction: SpectralCorrection }
   | { type: 'failed'; job: number; message: string };

@@ -4,7 +4,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import createModule from '@echogarden/espeak-ng-emscripten';
 import { analyseVoice, spectrumBands } from '../../audio/analysis.js';
 import { OctaveBiquad } from '../../audio/biquad.js';
-import type { FromWorker, ToWorker } from './espeak-protocol.js';
+import { resamplers } from '../../audio/resampler.js';
+import { correctionLayout } from '../../audio/spectral-frames.js';
+import type { EspeakSettings, FromWorker, ToWorker } from './espeak-protocol.js';
+import { CorrectionFilter, spectralCorrection } from './spectral-correction.js';
 
 if (!parentPort) throw new Error('espeak-worker runs as a worker thread');
 const port = parentPort;
@@ -63,6 +66,38 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
+/** Sets espeak up for `settings` and synthesizes `text`, handing each chunk (as floats, before EQ and gain) to `onChunk`. */
+function speak(text: string, settings: EspeakSettings, onChunk: (samples: Float32Array<ArrayBuffer>) => void): void {
+  espeak.set_voice(timbreVariant(settings.voice, settings.formantScale));
+  espeak.set_rate(settings.wordsPerMinute);
+  espeak.set_pitch(settings.pitch);
+  espeak.set_range(settings.range);
+  espeak.synthesize(text, (chunk) => {
+    if (Atomics.load(cancelFlag, 0) === 1) return 1;
+    if (chunk && chunk.length > 0) {
+      const samples = new Float32Array(chunk.length);
+      for (let i = 0; i < chunk.length; i += 1) samples[i] = chunk[i]! / 32768;
+      onChunk(samples);
+    }
+    return 0;
+  });
+}
+
+async function correction(message: Extract<ToWorker, { type: 'correct' }>): Promise<void> {
+  const parts: Float32Array[] = [];
+  speak(message.text, message.settings, (samples) => parts.push(samples));
+  const sample = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((offset, part) => (sample.set(part, offset), offset + part.length), 0);
+  const converter = await resamplers.acquire(message.sampleRate, sampleRate);
+  let reference: Float32Array;
+  try {
+    reference = message.sampleRate === sampleRate ? message.reference : converter.process(message.reference);
+  } finally {
+    converter.release();
+  }
+  send({ type: 'corrected', job: message.job, correction: spectralCorrection(reference, sample, { ...correctionLayout, sampleRate }) });
+}
+
 port.on('message', (message: ToWorker) => {
   if (message.type === 'analyse') {
     try {
@@ -72,23 +107,21 @@ port.on('message', (message: ToWorker) => {
     }
     return;
   }
+  if (message.type === 'correct') {
+    correction(message).catch((error: Error) => send({ type: 'failed', job: message.job, message: error.message }));
+    return;
+  }
   const { job, text, settings } = message;
   try {
-    espeak.set_voice(timbreVariant(settings.voice, settings.formantScale));
-    espeak.set_rate(settings.wordsPerMinute);
-    espeak.set_pitch(settings.pitch);
-    espeak.set_range(settings.range);
-    const filters = peakingFilters(settings.eqGainsDb);
-    espeak.synthesize(text, (chunk) => {
-      if (Atomics.load(cancelFlag, 0) === 1) return 1;
-      if (chunk && chunk.length > 0) {
-        const samples = new Float32Array(chunk.length);
-        for (let i = 0; i < chunk.length; i += 1) samples[i] = chunk[i]! / 32768;
-        filterInPlace(samples, filters, settings.gain);
-        send({ type: 'chunk', job, samples }, [samples.buffer]);
-      }
-      return 0;
-    });
+    const corrector = settings.correction ? new CorrectionFilter(settings.correction, { ...correctionLayout, sampleRate }) : null;
+    const filters = corrector ? [] : peakingFilters(settings.eqGainsDb);
+    const emit = (samples: Float32Array<ArrayBuffer>) => {
+      if (samples.length === 0) return;
+      filterInPlace(samples, filters, settings.gain);
+      send({ type: 'chunk', job, samples }, [samples.buffer]);
+    };
+    speak(text, settings, (samples) => emit(corrector ? corrector.push(samples) : samples));
+    if (corrector) emit(corrector.flush());
     send({ type: 'done', job });
   } catch (error) {
     send({ type: 'failed', job, message: (error as Error).message });
