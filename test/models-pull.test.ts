@@ -37,6 +37,8 @@ const behaviour = {
   githubApi: 'good' as 'good' | 'no-digest' | 'wrong-digest' | 'down' | 'rate-limited' | 'no-release',
   huggingFace: 'good' as 'good' | 'missing',
   pypiDigest: 'right' as 'right' | 'wrong',
+  /** 'missing': the JSON API answers 404, as on mirrors that serve only the simple index. */
+  pypiJson: 'good' as 'good' | 'missing',
   /** Cut the next transfer of the archive halfway. */
   cutNextTransfer: false,
 };
@@ -104,7 +106,15 @@ function apiAnswer(request: IncomingMessage, response: ServerResponse): void {
     response.end(request.method === 'HEAD' ? undefined : bytes);
     return;
   }
+  if (path === '/simple/resemblyzer/') {
+    if (request.headers.accept !== 'application/vnd.pypi.simple.v1+json') return json(response, 406, { message: 'ask for the JSON form' });
+    return json(response, 200, {
+      name: 'resemblyzer',
+      files: [{ filename: wheelName, url: `${origin(fileHost)}/packages/${wheelName}`, size: wheel.length, hashes: { sha256: sha256(wheel) } }],
+    });
+  }
   if (path === '/pypi/resemblyzer/0.1.4/json') {
+    if (behaviour.pypiJson === 'missing') return json(response, 404, { message: 'Not Found' });
     return json(response, 200, {
       info: { name: 'resemblyzer', version: '0.1.4' },
       urls: [{ filename: wheelName, url: `${origin(fileHost)}/packages/${wheelName}`, size: wheel.length, digests: { sha256: behaviour.pypiDigest === 'right' ? sha256(wheel) : 'cd'.repeat(32) } }],
@@ -166,7 +176,7 @@ before(async () => {
   api = await listen(apiAnswer);
 });
 beforeEach(() => {
-  Object.assign(behaviour, { githubApi: 'good', huggingFace: 'good', pypiDigest: 'right', cutNextTransfer: false });
+  Object.assign(behaviour, { githubApi: 'good', huggingFace: 'good', pypiDigest: 'right', pypiJson: 'good', cutNextTransfer: false });
   ranges.length = 0;
 });
 after(() => {
@@ -286,6 +296,14 @@ describe('timbre models pull: verified against the digest each publisher states'
     behaviour.pypiDigest = 'wrong';
     const pinnedWins = await timbre(['models', 'pull', 'speaker-encoder', '--models-dir', freshModels()]);
     assert.equal(pinnedWins.code, 0, pinnedWins.stderr);
+  });
+
+  it('PyPI: where the JSON API answers 404, the simple index (PEP 691) names the file', async () => {
+    behaviour.pypiJson = 'missing';
+    const modelsDir = freshModels();
+    const pulled = await timbre(['models', 'pull', 'speaker-encoder', '--models-dir', modelsDir]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(manifestOf(modelsDir, 'speaker-encoder').downloads[0]!.url, `${origin(fileHost)}/packages/${wheelName}`);
   });
 
   it('a mirror of the operator\'s own (--url) needs --sha256 when nothing pins the file', async () => {

@@ -160,34 +160,69 @@ async function resolveHuggingFace(source: HuggingFaceSource, endpoints: Publishe
   return { label, files, unanswered: null };
 }
 
-interface PypiRelease {
-  urls?: { filename?: string; url?: string; size?: number; digests?: { sha256?: string } }[];
+interface PypiListing {
+  filename?: string;
+  url?: string;
+  size?: number;
+  sha256?: string;
 }
 
-/** PyPI's JSON API lists each file of a release with its sha256, as pip checks it. */
+/** PyPI's JSON API (`/pypi/<name>/<version>/json`): each file of a release with `digests.sha256`. */
+async function pypiJsonApi(source: PypiSource, endpoints: PublisherEndpoints): Promise<PypiListing[]> {
+  const response = await ask(`${endpoints.pypi}/pypi/${source.project}/${source.version}/json`, { headers: { accept: 'application/json' } });
+  const problem = answerProblem(response, `${source.project} ${source.version} (JSON API)`);
+  if (problem) throw problem;
+  const release = (await response.json()) as { urls?: { filename?: string; url?: string; size?: number; digests?: { sha256?: string } }[] };
+  return (release.urls ?? []).map((file) => ({ filename: file.filename, url: file.url, size: file.size, sha256: file.digests?.sha256 }));
+}
+
+/** PyPI's simple index in its JSON form (PEP 691), which pip reads: each file with `hashes.sha256`. */
+async function pypiSimpleIndex(source: PypiSource, endpoints: PublisherEndpoints): Promise<PypiListing[]> {
+  const response = await ask(`${endpoints.pypi}/simple/${source.project}/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } });
+  const problem = answerProblem(response, `${source.project} (simple index)`);
+  if (problem) throw problem;
+  const index = (await response.json()) as { files?: { filename?: string; url?: string; size?: number; hashes?: { sha256?: string } }[] };
+  return (index.files ?? []).map((file) => ({ filename: file.filename, url: file.url, size: file.size, sha256: file.hashes?.sha256 }));
+}
+
+/**
+ * PyPI states each file's sha256 in its JSON API and in its simple index (the one pip reads);
+ * the JSON API is asked first, the simple index when it does not answer (some mirrors and
+ * proxies serve only the index and the files).
+ */
 async function resolvePypi(source: PypiSource, endpoints: PublisherEndpoints): Promise<ResolvedSource> {
   const host = new URL(endpoints.pypi).host;
   const label = `PyPI ${source.project} ${source.version}`;
-  let release: PypiRelease;
-  try {
-    const response = await ask(`${endpoints.pypi}/pypi/${source.project}/${source.version}/json`, { headers: { accept: 'application/json' } });
-    const problem = answerProblem(response, `${source.project} ${source.version}`);
-    if (problem) throw problem;
-    release = (await response.json()) as PypiRelease;
-  } catch (error) {
-    const failure = error instanceof PublisherError ? error : new PublisherError(`${host} answered the JSON API with something other than JSON`, 'unavailable', host);
-    if (failure.kind === 'refused') throw failure;
-    return { label, files: source.files.map((file) => ({ name: file.name, url: file.url, size: null, digest: null })), unanswered: failure };
+  let listings: PypiListing[] | null = null;
+  let vouchedBy = '';
+  const failures: PublisherError[] = [];
+  for (const [read, what] of [
+    [pypiJsonApi, 'JSON API'],
+    [pypiSimpleIndex, 'simple index'],
+  ] as const) {
+    try {
+      listings = await read(source, endpoints);
+      vouchedBy = `${host} ${what} (${source.project} ${source.version})`;
+      break;
+    } catch (error) {
+      failures.push(error instanceof PublisherError ? error : new PublisherError(`${host} answered its ${what} with something other than JSON`, 'unavailable', host));
+    }
+  }
+  if (!listings) {
+    // Neither answered: the files' addresses are known; a pin can still vouch for them.
+    const worst = failures.find((failure) => failure.kind !== 'refused') ?? failures[0]!;
+    const unanswered = new PublisherError(failures.map((failure) => failure.message).join('; '), worst.kind === 'refused' ? 'unavailable' : worst.kind, host);
+    return { label, files: source.files.map((file) => ({ name: file.name, url: file.url, size: null, digest: null })), unanswered };
   }
   const files = source.files.map((file): ResolvedFile => {
-    const listed = release.urls?.find((entry) => entry.filename === file.name);
+    const listed = listings!.find((entry) => entry.filename === file.name);
     if (!listed?.url) throw new PublisherError(`${host}: ${source.project} ${source.version} has no file ${file.name}`, 'refused', host);
-    const sha256 = sha256From(listed.digests?.sha256);
+    const sha256 = sha256From(listed.sha256);
     return {
       name: file.name,
       url: listed.url,
       size: typeof listed.size === 'number' ? listed.size : null,
-      digest: sha256 ? { algorithm: 'sha256', hex: sha256, vouchedBy: `${host} JSON API (${source.project} ${source.version})` } : null,
+      digest: sha256 ? { algorithm: 'sha256', hex: sha256, vouchedBy } : null,
     };
   });
   return { label, files, unanswered: null };
