@@ -304,7 +304,7 @@ function pullFailure(model: CatalogModel, failures: PublisherError[]): Error {
     return new DownloadError(`cannot reach ${hosts.join(' nor ')}: is this host offline? ${offline[0]!.toUpperCase()}${offline.slice(1)}`);
   }
   const said = failures.map((failure) => failure.message).join('; ');
-  const hint = failures.some((failure) => failure.message.includes('vouches') || failure.kind === 'unvouched') ? 'pass --sha256 <hex> from a source you trust, or ' : '';
+  const hint = failures.some((failure) => failure.nothingVouches) ? 'pass --sha256 <hex> from a source you trust, or ' : '';
   if (failures.some((failure) => failure.kind !== 'refused' && failure.kind !== 'unvouched')) return new DownloadError(`${said}; ${hint}${offline}`);
   return new InstallError(`${said}; ${hint}${offline}`);
 }
@@ -345,7 +345,7 @@ export async function pullModel(model: CatalogModel, options: PullOptions): Prom
     if (unvouched) {
       failures.push(
         source.unanswered
-          ? new PublisherError(`${source.unanswered.message}, so nothing vouches for ${unvouched.name}`, source.unanswered.kind, source.unanswered.host)
+          ? new PublisherError(`${source.unanswered.message}, so nothing vouches for ${unvouched.name}`, source.unanswered.kind, source.unanswered.host, true)
           : new PublisherError(`${source.label} states no digest for ${unvouched.name}`, 'unvouched', new URL(unvouched.url).host),
       );
       continue;

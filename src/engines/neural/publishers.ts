@@ -39,6 +39,8 @@ export class PublisherError extends Error {
     message: string,
     readonly kind: 'unreachable' | 'rate-limited' | 'unavailable' | 'refused' | 'unvouched',
     readonly host: string,
+    /** True when, whatever else went wrong, no digest could be had for a file (so --sha256 would help). */
+    readonly nothingVouches = kind === 'unvouched',
   ) {
     super(message);
   }

@@ -83,32 +83,35 @@ export class EspeakPool {
     }
   }
 
-  analyse(audio: Audio): Promise<VoiceStats> {
+  /** Sends one request with `audio`'s samples (transferred) and settles on its one answer. */
+  private requestWithAudio<T>(audio: Audio, request: (job: number, samples: Float32Array) => ToWorker, answer: (message: FromWorker) => T | undefined): Promise<T> {
     return this.run(undefined, (pooled, job) =>
-      new Promise<VoiceStats>((resolve, reject) => {
+      new Promise<T>((resolve, reject) => {
         this.listeners.set(job, (message) => {
-          if (message.type === 'analysed') resolve(message.stats);
+          const value = answer(message);
+          if (value !== undefined) resolve(value);
           else if (message.type === 'failed') reject(new Error(message.message));
         });
         const samples = audio.samples.slice();
-        const request: ToWorker = { type: 'analyse', job, samples, sampleRate: audio.sampleRate };
-        pooled.worker.postMessage(request, [samples.buffer]);
+        pooled.worker.postMessage(request(job, samples), [samples.buffer]);
       }),
+    );
+  }
+
+  analyse(audio: Audio): Promise<VoiceStats> {
+    return this.requestWithAudio(
+      audio,
+      (job, samples) => ({ type: 'analyse', job, samples, sampleRate: audio.sampleRate }),
+      (message) => (message.type === 'analysed' ? message.stats : undefined),
     );
   }
 
   /** The spectral correction from espeak at `settings` toward `reference` (see spectral-correction.ts). */
   correct(reference: Audio, text: string, settings: EspeakSettings): Promise<SpectralCorrection> {
-    return this.run(undefined, (pooled, job) =>
-      new Promise<SpectralCorrection>((resolve, reject) => {
-        this.listeners.set(job, (message) => {
-          if (message.type === 'corrected') resolve(message.correction);
-          else if (message.type === 'failed') reject(new Error(message.message));
-        });
-        const samples = reference.samples.slice();
-        const request: ToWorker = { type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, settings };
-        pooled.worker.postMessage(request, [samples.buffer]);
-      }),
+    return this.requestWithAudio(
+      reference,
+      (job, samples) => ({ type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, settings }),
+      (message) => (message.type === 'corrected' ? message.correction : undefined),
     );
   }
 
