@@ -44,7 +44,10 @@ export class FrameAnalyser {
   private readonly spectrum: number[];
   private readonly logMagnitude: number[];
   private readonly cepstrumOut: number[];
+  private readonly inverseOut: number[];
   private readonly filterbank: Float64Array;
+  /** Each mel band's first and last bin with a non-zero weight (the filterbank is sparse). */
+  private readonly bandBins: [number, number][];
   private readonly dct: Float64Array;
   /** cos(2 pi k q / N) for q = 1..order, k = 0..N/2: turns a cepstrum into a log envelope. */
   private readonly envelopeBasis: Float64Array;
@@ -61,9 +64,20 @@ export class FrameAnalyser {
     this.spectrum = this.fft.createComplexArray() as number[];
     this.logMagnitude = new Array<number>(size).fill(0);
     this.cepstrumOut = this.fft.createComplexArray() as number[];
+    this.inverseOut = this.fft.createComplexArray() as number[];
     this.power = new Float64Array(this.bins);
     this.envelopeTopBin = Math.min(this.bins - 1, Math.round((layout.envelopeMaxHz / layout.sampleRate) * size));
     this.filterbank = melFilterbank({ sampleRate: layout.sampleRate, fftSize: size, hopLength: size / 4, melCount, minHz: 80, maxHz: Math.min(7600, layout.sampleRate / 2) });
+    this.bandBins = Array.from({ length: melCount }, (_, m) => {
+      let first = this.bins;
+      let last = -1;
+      for (let k = 0; k < this.bins; k += 1) {
+        if (this.filterbank[m * this.bins + k]! === 0) continue;
+        first = Math.min(first, k);
+        last = k;
+      }
+      return [first, last];
+    });
     this.dct = new Float64Array(layout.mfccCount * melCount);
     for (let c = 0; c < layout.mfccCount; c += 1) {
       for (let m = 0; m < melCount; m += 1) this.dct[c * melCount + m] = Math.cos((Math.PI * (c + 1) * (m + 0.5)) / melCount);
@@ -108,7 +122,8 @@ export class FrameAnalyser {
       for (let m = 0; m < melCount; m += 1) {
         let sum = 0;
         const row = m * this.bins;
-        for (let k = 0; k < this.bins; k += 1) sum += this.filterbank[row + k]! * this.power[k]!;
+        const [first, last] = this.bandBins[m]!;
+        for (let k = first; k <= last; k += 1) sum += this.filterbank[row + k]! * this.power[k]!;
         bands[m] = Math.log(sum + floorPower);
       }
       for (let c = 0; c < this.layout.mfccCount; c += 1) {
@@ -140,8 +155,7 @@ export class FrameAnalyser {
 
   /** Inverse FFT of an interleaved complex spectrum into `out` (real part). */
   inverse(spectrum: number[], out: number[]): void {
-    const complex = this.fft.createComplexArray() as number[];
-    this.fft.inverseTransform(complex, spectrum);
-    for (let i = 0; i < this.layout.fftSize; i += 1) out[i] = complex[2 * i]!;
+    this.fft.inverseTransform(this.inverseOut, spectrum);
+    for (let i = 0; i < this.layout.fftSize; i += 1) out[i] = this.inverseOut[2 * i]!;
   }
 }

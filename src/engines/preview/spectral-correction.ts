@@ -45,7 +45,7 @@ const neighbours = 8;
 const speechBelowLoudestDb = 35;
 /** Per-bin correction at most, natural-log units (about 26 dB): beyond is noise, not voice. */
 const maxLogGain = 3;
-/** Frames compared at most on each side (about 12 s of speech at a half-frame hop). */
+/** Frames read at most on each side (12 s at a half-frame hop; a longer recording is read at a longer hop). */
 const maxFrames = 520;
 
 interface Frames {
@@ -53,12 +53,13 @@ interface Frames {
   cepstra: Float64Array[];
 }
 
-/** Speech frames at a half-frame hop, evenly thinned to `maxFrames`. */
+/** Speech frames at a half-frame hop, or a longer one that reads at most `maxFrames` frames in all. */
 function speechFrames(analyser: FrameAnalyser, samples: Float32Array): Frames {
   const { cepstralOrder, mfccCount, fftSize } = analyser.layout;
   const levels: number[] = [];
   const all: Frames = { mfcc: [], cepstra: [] };
-  for (let from = 0; from + fftSize <= samples.length; from += fftSize / 2) {
+  const hop = Math.max(fftSize / 2, Math.ceil(samples.length / maxFrames));
+  for (let from = 0; from + fftSize <= samples.length; from += hop) {
     const cepstrum = new Float64Array(cepstralOrder);
     const mfcc = new Float64Array(mfccCount);
     levels.push(analyser.analyse(samples, from, cepstrum, mfcc));
@@ -67,8 +68,7 @@ function speechFrames(analyser: FrameAnalyser, samples: Float32Array): Frames {
   }
   const sorted = [...levels].sort((a, b) => a - b);
   const loud = sorted[Math.floor(0.95 * (sorted.length - 1))] ?? 0;
-  let kept = levels.flatMap((level, index) => (level > loud - speechBelowLoudestDb ? [index] : []));
-  if (kept.length > maxFrames) kept = kept.filter((_, index) => index % Math.ceil(kept.length / maxFrames) === 0);
+  const kept = levels.flatMap((level, index) => (level > loud - speechBelowLoudestDb ? [index] : []));
   return { mfcc: kept.map((index) => all.mfcc[index]!), cepstra: kept.map((index) => all.cepstra[index]!) };
 }
 
@@ -95,18 +95,27 @@ export function spectralCorrection(reference: Float32Array, espeakSample: Float3
   const sourceKeys = normalised(source.mfcc);
   const order = layout.cepstralOrder;
   const correction = new Float64Array(order);
-  const distances = new Float64Array(targetKeys.length);
-  const ranked = Array.from({ length: targetKeys.length }, (_, index) => index);
+  const nearest = new Int32Array(neighbours);
+  const nearestDistance = new Float64Array(neighbours);
   sourceKeys.forEach((key, frame) => {
+    // The `neighbours` nearest, kept sorted by insertion (cheaper than sorting every distance).
+    nearestDistance.fill(Infinity);
     targetKeys.forEach((candidate, index) => {
       let distance = 0;
       for (let d = 0; d < key.length; d += 1) distance += (candidate[d]! - key[d]!) ** 2;
-      distances[index] = distance;
+      if (distance >= nearestDistance[neighbours - 1]!) return;
+      let slot = neighbours - 1;
+      while (slot > 0 && nearestDistance[slot - 1]! > distance) {
+        nearestDistance[slot] = nearestDistance[slot - 1]!;
+        nearest[slot] = nearest[slot - 1]!;
+        slot -= 1;
+      }
+      nearestDistance[slot] = distance;
+      nearest[slot] = index;
     });
-    ranked.sort((a, b) => distances[a]! - distances[b]!);
     const own = source.cepstra[frame]!;
-    for (let rank = 0; rank < neighbours; rank += 1) {
-      const matched = target.cepstra[ranked[rank]!]!;
+    for (const index of nearest) {
+      const matched = target.cepstra[index]!;
       for (let q = 0; q < order; q += 1) correction[q]! += (matched[q]! - own[q]!) / (neighbours * sourceKeys.length);
     }
   });
@@ -183,20 +192,21 @@ export class CorrectionFilter {
     const size = this.analyser.layout.fftSize;
     // Never more output than input: the padding pushed by flush is not audio.
     const room = this.inputLength - this.outputLength;
-    const out: number[] = [];
+    const frames = Math.max(0, Math.floor((this.pending.length - size) / this.hop) + 1);
+    const out = new Float32Array(frames * this.hop);
+    let written = 0;
     let offset = 0;
-    while (offset + size <= this.pending.length) {
+    for (let frame = 0; frame < frames; frame += 1) {
       this.frame(offset);
       offset += this.hop;
-      for (let i = 0; i < this.hop; i += 1) {
-        if (this.toDrop > 0) this.toDrop -= 1;
-        else out.push(this.accumulator[i]!);
-      }
+      const skip = Math.min(this.toDrop, this.hop);
+      this.toDrop -= skip;
+      for (let i = skip; i < this.hop; i += 1) out[written++] = this.accumulator[i]!;
       this.accumulator.copyWithin(0, this.hop);
       this.accumulator.fill(0, size - this.hop);
     }
     this.pending = this.pending.slice(offset);
-    const emitted = Float32Array.from(out.slice(0, Math.max(0, room)));
+    const emitted = out.slice(0, Math.max(0, Math.min(written, room)));
     this.outputLength += emitted.length;
     return emitted;
   }
