@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { KeyService } from './accounts/keys.js';
 import { buildApi } from './api/server.js';
+import { dashscopeSampleRate } from './api/synthesis.js';
 import { openMoonshine, type Transcriber } from './audio/asr/transcriber.js';
 import { ReferenceIntake } from './audio/intake.js';
 import { openSpeakerEncoder, speakerEncoderPath, speakerEncoderThreads, type SpeakerEncoder } from './audio/speaker/encoder.js';
@@ -164,6 +165,11 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   const transcriber: Transcriber | null = openMoonshine(config.modelsDir, config.engineThreads, config.engineQueue);
   if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');
   const engines = routeEngines(config, [engine, ...neural]);
+  // A converter from each engine's rate to the APIs' 24 kHz made now, so the first streamed
+  // request does not instantiate one (WebAssembly, 3-15 ms) before its first bytes.
+  for (const rate of new Set([engine, ...neural].map((each) => each.sampleRate))) {
+    if (rate !== dashscopeSampleRate) void resamplers.acquire(rate, dashscopeSampleRate).then((converter) => converter.release(), () => undefined);
+  }
   logger.info({ engines: engines.assignments(targetModels) }, 'engines serving each target model');
   // The installation's watermark key, shared by every node through the store.
   // Made even while marking is off, so turning it on later keeps one key per installation.

@@ -176,8 +176,10 @@ export class PreviewEngine implements Engine {
     this.sampleRate = sampleRate;
   }
 
-  /** `cacheDir` keeps the calibration tables across starts (they take seconds to measure). */
-  /** `measureOnly`: do not load or measure tables at start (`npm run calibrate` measures them itself). */
+  /**
+   * `cacheDir` keeps tables measured here across starts (only when the shipped ones are out of
+   * date); `measureOnly`: load and measure nothing at start (`npm run calibrate` measures itself).
+   */
   static async start(options: { threads: number; maxQueued: number; cacheDir: string | null; measureOnly?: boolean }): Promise<PreviewEngine> {
     const pool = new EspeakPool(options.threads, options.maxQueued);
     const engine = new PreviewEngine(pool, await pool.sampleRate(), options.cacheDir);
@@ -189,7 +191,7 @@ export class PreviewEngine implements Engine {
     return collectAudio(this.pool.synthesize(text, settings), this.sampleRate);
   }
 
-  /** Measures how one variant answers to pitch, range and rate (once; kept in the cache file). */
+  /** How one variant answers to pitch, range and rate (loaded once). */
   private calibration(variant: string): Promise<Calibration> {
     let pending = this.calibrations.get(variant);
     if (!pending) {
