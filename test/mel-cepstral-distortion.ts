@@ -4,25 +4,14 @@
 // every 8 ms), speech frames only; the distortion is (10 / ln 10) * sqrt(2 * sum of squared
 // differences), averaged along the warping path.
 import { FrameAnalyser } from '../src/audio/spectral-frames.js';
+import { resampleLinear } from '../src/audio/resampler.js';
 import type { Audio } from '../src/audio/types.js';
 
 const layout = { sampleRate: 16000, fftSize: 512, cepstralOrder: 1, mfccCount: 12, envelopeMaxHz: 7000 };
 const melBands = 26;
 
-function resampleLinear(audio: Audio, rate: number): Float32Array {
-  if (audio.sampleRate === rate) return audio.samples;
-  const out = new Float32Array(Math.floor((audio.samples.length * rate) / audio.sampleRate));
-  for (let i = 0; i < out.length; i += 1) {
-    const at = (i * audio.sampleRate) / rate;
-    const lower = Math.floor(at);
-    out[i] = (audio.samples[lower] ?? 0) + (at - lower) * ((audio.samples[lower + 1] ?? 0) - (audio.samples[lower] ?? 0));
-  }
-  return out;
-}
-
 function melCepstra(audio: Audio): Float64Array[] {
-  // Linear interpolation is enough here: both sides lose the same little above 7 kHz.
-  const samples = resampleLinear(audio, layout.sampleRate);
+  const samples = resampleLinear(audio.samples, audio.sampleRate, layout.sampleRate);
   const analyser = new FrameAnalyser(layout);
   const frames: Float64Array[] = [];
   const levels: number[] = [];

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import createModule from '@echogarden/espeak-ng-emscripten';
 import { analyseVoice, spectrumBands } from '../../audio/analysis.js';
 import { OctaveBiquad } from '../../audio/biquad.js';
+import { resampleLinear } from '../../audio/resampler.js';
 import { correctionLayout } from '../../audio/spectral-frames.js';
 import type { EspeakSettings, FromWorker, ToWorker } from './espeak-protocol.js';
 import { CorrectionFilter, spectralCorrection } from './spectral-correction.js';
@@ -82,29 +83,12 @@ function speak(text: string, settings: EspeakSettings, onChunk: (samples: Float3
   });
 }
 
-/**
- * Linear interpolation between rates: enough for reading envelopes below 7 kHz (what aliases
- * from above the new Nyquist lands above it too), at a fraction of libsamplerate's cost on a
- * whole reference (2 ms against 60-90 ms for 20 s).
- */
-function resampleLinear(samples: Float32Array, from: number, to: number): Float32Array {
-  const out = new Float32Array(Math.floor((samples.length * to) / from));
-  const step = from / to;
-  for (let i = 0; i < out.length; i += 1) {
-    const at = i * step;
-    const lower = Math.floor(at);
-    const next = samples[lower + 1] ?? samples[lower]!;
-    out[i] = samples[lower]! + (at - lower) * (next - samples[lower]!);
-  }
-  return out;
-}
-
 function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
   const parts: Float32Array[] = [];
   speak(message.text, message.settings, (samples) => parts.push(samples));
   const sample = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
   parts.reduce((offset, part) => (sample.set(part, offset), offset + part.length), 0);
-  const reference = message.sampleRate === sampleRate ? message.reference : resampleLinear(message.reference, message.sampleRate, sampleRate);
+  const reference = resampleLinear(message.reference, message.sampleRate, sampleRate);
   send({ type: 'corrected', job: message.job, correction: spectralCorrection(reference, sample, { ...correctionLayout, sampleRate }) });
 }
 
