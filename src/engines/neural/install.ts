@@ -15,7 +15,7 @@ import { encoderGraphFromCheckpoint } from '../../audio/speaker/convert.js';
 import { speakerEncoderFiles } from '../../audio/speaker/encoder.js';
 import type { CatalogModel, ModelFile } from './catalog.js';
 import { manifestPath, modelFolder, type DownloadRecord, type InstallManifest } from './installed.js';
-import { PublisherError, resolveSource, type Digest, type PublisherEndpoints, type ResolvedSource } from './publishers.js';
+import { ask, PublisherError, resolveSource, type Digest, type PublisherEndpoints, type ResolvedSource } from './publishers.js';
 
 /** A model that cannot be installed, and why (missing file, wrong contract, bad checksum). */
 export class InstallError extends Error {}
@@ -28,18 +28,22 @@ export interface Progress {
 }
 
 async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
+  return (await digestsOf(path, 'sha256')).sha256;
 }
 
-/** The file's digest in `algorithm`; a git blob sha1 hashes the header `blob <size>\0` and then the bytes. */
-async function digestOf(path: string, algorithm: Digest['algorithm']): Promise<string> {
-  if (algorithm === 'sha256') return sha256Of(path);
-  const hash = createHash('sha1');
-  hash.update(`blob ${(await stat(path)).size}\0`);
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
+/**
+ * In one read of the file: its sha256 (what the manifest records) and its digest in
+ * `algorithm` (what is checked). A git blob sha1 hashes the header `blob <size>\0`, then the bytes.
+ */
+async function digestsOf(path: string, algorithm: Digest['algorithm']): Promise<{ sha256: string; checked: string }> {
+  const sha256 = createHash('sha256');
+  const gitSha1 = algorithm === 'git-blob-sha1' ? createHash('sha1').update(`blob ${(await stat(path)).size}\0`) : null;
+  for await (const chunk of createReadStream(path)) {
+    sha256.update(chunk as Buffer);
+    gitSha1?.update(chunk as Buffer);
+  }
+  const hex = sha256.digest('hex');
+  return { sha256: hex, checked: gitSha1 ? gitSha1.digest('hex') : hex };
 }
 
 /** Every path under `root` whose name is `name` (files or folders), shallowest first. */
@@ -230,18 +234,12 @@ function counting(onBytes: (count: number) => void): Transform {
 /**
  * Downloads `url` to `file`, resuming from what an earlier attempt left in `file.part` (HTTP
  * Range); checks the whole file against `expected` before renaming it into place, and deletes
- * it if it does not match.
+ * it if it does not match. Returns its sha256.
  */
-export async function download(url: string, file: string, expected: Digest, progress: Progress, timeoutMs = 30_000): Promise<void> {
+export async function download(url: string, file: string, expected: Digest, progress: Progress): Promise<string> {
   const partial = `${file}.part`;
   const have = existsSync(partial) ? (await stat(partial)).size : 0;
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-  } catch (error) {
-    const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
-    throw new PublisherError(`cannot reach ${new URL(url).host} (${cause})`, 'unreachable', new URL(url).host);
-  }
+  const response = await ask(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, redirect: 'follow' }, 30_000);
   const resumed = response.status === 206;
   if (!response.ok || !response.body) {
     throw new PublisherError(`${url} answered HTTP ${response.status}`, response.status >= 500 || response.status === 429 ? 'unavailable' : 'refused', new URL(url).host);
@@ -265,13 +263,14 @@ export async function download(url: string, file: string, expected: Digest, prog
     throw new PublisherError(`the transfer of ${label} broke off at ${done} of ${total ?? '?'} bytes (${(error as Error).message}); run the same command again to resume`, 'unavailable', host);
   }
   if (total !== null && done < total) throw new PublisherError(`the transfer of ${label} broke off at ${done} of ${total} bytes; run the same command again to resume`, 'unavailable', host);
-  const actual = await digestOf(partial, expected.algorithm);
-  if (actual !== expected.hex.toLowerCase()) {
+  const { sha256, checked } = await digestsOf(partial, expected.algorithm);
+  if (checked !== expected.hex.toLowerCase()) {
     await rm(partial, { force: true });
     const name = expected.algorithm === 'sha256' ? 'sha256' : 'git blob sha1';
-    throw new InstallError(`${label}: its ${name} is ${actual}, but ${expected.vouchedBy} states ${expected.hex.toLowerCase()}; the download was deleted (a corrupted or substituted file)`);
+    throw new InstallError(`${label}: its ${name} is ${checked}, but ${expected.vouchedBy} states ${expected.hex.toLowerCase()}; the download was deleted (a corrupted or substituted file)`);
   }
   await rename(partial, file);
+  return sha256;
 }
 
 export interface PullOptions {
@@ -374,8 +373,10 @@ async function fetchAndInstall(
     const records: DownloadRecord[] = [];
     for (const file of plan) {
       const path = join(cache, file.name);
-      if (!existsSync(path) || (await digestOf(path, file.digest.algorithm)) !== file.digest.hex) await download(file.url, path, file.digest, options.progress);
-      records.push({ file: file.name, url: file.url, sha256: await sha256Of(path), vouchedBy: file.digest.vouchedBy });
+      // A file a cut run finished already is not fetched again.
+      const cached = existsSync(path) ? await digestsOf(path, file.digest.algorithm) : null;
+      const sha256 = cached?.checked === file.digest.hex ? cached.sha256 : await download(file.url, path, file.digest, options.progress);
+      records.push({ file: file.name, url: file.url, sha256, vouchedBy: file.digest.vouchedBy });
       if (archivePattern.test(path)) await extract(path, gathered);
       else await cp(path, join(gathered, file.name));
     }

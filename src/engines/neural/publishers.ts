@@ -46,15 +46,22 @@ export class PublisherError extends Error {
   }
 }
 
-const requestTimeoutMs = 20_000;
-
-async function ask(url: string, init: RequestInit = {}): Promise<Response> {
+/**
+ * Fetches `url`, giving up if no answer has begun within `timeoutMs`. The limit is on the wait
+ * for the response's head only: a large body may take as long as it needs, and a stalled one
+ * is cut by undici's own body timeout.
+ */
+export async function ask(url: string, init: RequestInit = {}, timeoutMs = 20_000): Promise<Response> {
   const host = new URL(url).host;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
   try {
-    return await fetch(url, { ...init, headers: { 'user-agent': 'timbre (models pull)', ...init.headers }, signal: AbortSignal.timeout(requestTimeoutMs) });
+    return await fetch(url, { ...init, headers: { 'user-agent': 'timbre (models pull)', ...init.headers }, signal: controller.signal });
   } catch (error) {
     const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
     throw new PublisherError(`cannot reach ${host} (${cause})`, 'unreachable', host);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
