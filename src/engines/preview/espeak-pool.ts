@@ -83,7 +83,10 @@ export class EspeakPool {
     }
   }
 
-  /** Sends one request with `audio`'s samples (transferred) and settles on its one answer. */
+  /**
+   * Sends one request with `audio`'s samples (transferred) and settles on its one answer;
+   * `answer` gives undefined for a message that is not that answer.
+   */
   private requestWithAudio<T>(audio: Audio, request: (job: number, samples: Float32Array) => ToWorker, answer: (message: FromWorker) => T | undefined): Promise<T> {
     return this.run(undefined, (pooled, job) =>
       new Promise<T>((resolve, reject) => {
@@ -106,8 +109,8 @@ export class EspeakPool {
     );
   }
 
-  /** The spectral correction from espeak at `settings` toward `reference` (see spectral-correction.ts). */
-  correct(reference: Audio, text: string, settings: EspeakSettings): Promise<SpectralCorrection> {
+  /** The spectral correction from espeak at `settings` toward `reference` (see spectral-correction.ts); null: too little speech. */
+  correct(reference: Audio, text: string, settings: EspeakSettings): Promise<SpectralCorrection | null> {
     return this.requestWithAudio(
       reference,
       (job, samples) => ({ type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, settings }),

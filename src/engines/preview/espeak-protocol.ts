@@ -30,5 +30,5 @@ export type FromWorker =
   | { type: 'chunk'; job: number; samples: Float32Array }
   | { type: 'done'; job: number }
   | { type: 'analysed'; job: number; stats: VoiceStats }
-  | { type: 'corrected'; job: number; correction: SpectralCorrection }
+  | { type: 'corrected'; job: number; correction: SpectralCorrection | null }
   | { type: 'failed'; job: number; message: string };

@@ -262,11 +262,9 @@ export class PreviewEngine implements Engine {
   async prepareVoice(reference: Audio, _transcript: string | null = null, language: LanguageCode | null = null): Promise<PreviewVoicePrompt> {
     const prompt: PreviewVoicePrompt = { engine: 'preview', version: this.promptVersion, stats: await this.pool.analyse(reference) };
     const settings = await this.settingsFor(prompt, language ?? 'en', {});
-    try {
-      prompt.correction = await this.pool.correct(reference, correctionText, { ...settings, eqGainsDb: [], gain: 1, correction: null });
-    } catch {
-      // Too little speech to compare: the voice keeps the octave EQ.
-    }
+    // Too little speech to compare gives none: the voice keeps the octave EQ.
+    const correction = await this.pool.correct(reference, correctionText, { ...settings, eqGainsDb: [], gain: 1, correction: null });
+    if (correction) prompt.correction = correction;
     return prompt;
   }
 
@@ -294,12 +292,12 @@ export class PreviewEngine implements Engine {
     // much depends on the text. Half of the shift measured on the calibration text (in log
     // terms) keeps the four test voices' pace within 10 % on other texts, where all of it
     // overshot the high voice by 8-10 % and none of it left the slow voice 12 % slow.
-
+    const rateShift = Math.sqrt(correction?.syllableRateRatio ?? 1);
     return {
       correction,
       voice: `${espeakLanguages[language] ?? 'en-us'}+${variant}`,
       pitch,
-      wordsPerMinute: Math.round(invert(rateGrid, calibration.syllableRateByWpm, (stats.syllableRate * (options.speechRate ?? 1)) / Math.sqrt(correction?.syllableRateRatio ?? 1))),
+      wordsPerMinute: Math.round(invert(rateGrid, calibration.syllableRateByWpm, (stats.syllableRate * (options.speechRate ?? 1)) / rateShift)),
       range: Math.round(range),
       eqGainsDb: correction ? [] : eqGainsDb.map((gain) => Math.max(-maxEqDb, Math.min(maxEqDb, gain))),
       gain: 10 ** ((stats.rmsDb - calibration.bare.rmsDb) / 20) * (volume / 50),

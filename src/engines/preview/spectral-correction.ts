@@ -84,13 +84,14 @@ function normalised(vectors: Float64Array[]): Float64Array[] {
 
 /**
  * The correction that moves espeak at a voice's settings (`espeakSample`, before EQ and gain)
- * toward the voice's reference; both at `layout.sampleRate`.
+ * toward the voice's reference; both at `layout.sampleRate`. Null when either holds too little
+ * speech to compare (the engine then keeps its octave EQ).
  */
-export function spectralCorrection(reference: Float32Array, espeakSample: Float32Array, layout: FrameLayout): SpectralCorrection {
+export function spectralCorrection(reference: Float32Array, espeakSample: Float32Array, layout: FrameLayout): SpectralCorrection | null {
   const analyser = new FrameAnalyser(layout);
   const target = speechFrames(analyser, reference);
   const source = speechFrames(analyser, espeakSample);
-  if (target.mfcc.length < 20 || source.mfcc.length < 20) throw new Error('too little speech to compare the voice with espeak-ng');
+  if (target.mfcc.length < 20 || source.mfcc.length < 20) return null;
   const targetKeys = normalised(target.mfcc);
   const sourceKeys = normalised(source.mfcc);
   const order = layout.cepstralOrder;
