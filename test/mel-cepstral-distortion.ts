@@ -3,7 +3,7 @@
 // coefficients of an orthonormal DCT of log mel amplitudes (26 bands, 16 kHz, 32 ms frames
 // every 8 ms), speech frames only; the distortion is (10 / ln 10) * sqrt(2 * sum of squared
 // differences), averaged along the warping path.
-import { FrameAnalyser } from '../src/audio/spectral-frames.js';
+import { FrameAnalyser, speechFrameIndices } from '../src/audio/spectral-frames.js';
 import { resampleLinear } from '../src/audio/resampler.js';
 import type { Audio } from '../src/audio/types.js';
 
@@ -21,9 +21,7 @@ function melCepstra(audio: Audio): Float64Array[] {
     // From natural-log power to log amplitude, with the orthonormal DCT's scale.
     frames.push(mfcc.map((value) => (value / 2) * Math.sqrt(2 / melBands)));
   }
-  const sorted = [...levels].sort((a, b) => a - b);
-  const loud = sorted[Math.floor(0.95 * (sorted.length - 1))] ?? 0;
-  return frames.filter((_, index) => levels[index]! > loud - 35);
+  return speechFrameIndices(levels, 35).map((index) => frames[index]!);
 }
 
 export function melCepstralDistortion(a: Audio, b: Audio): number {

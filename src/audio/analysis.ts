@@ -216,6 +216,13 @@ function bandSpectrum(audio: Audio): number[] {
   });
 }
 
+/** Root mean square of the samples (0 for none). */
+export function rms(samples: Float32Array): number {
+  let sum = 0;
+  for (const sample of samples) sum += sample * sample;
+  return Math.sqrt(sum / Math.max(1, samples.length));
+}
+
 /** Syllable nuclei per second of speech, as `analyseVoice` reads them, alone. */
 export function measureSyllableRate(audio: Audio): number {
   return syllableRate(decimate(audio));

@@ -159,3 +159,27 @@ export class FrameAnalyser {
     for (let i = 0; i < this.layout.fftSize; i += 1) out[i] = this.inverseOut[2 * i]!;
   }
 }
+
+const analysers = new Map<string, FrameAnalyser>();
+
+/**
+ * The thread's analyser for `layout`, made once: making one computes its tables (about 1 ms),
+ * which a synthesis job would otherwise pay before its first chunk. Its scratch buffers are
+ * used call by call, synchronously, so one per thread serves every job in turn.
+ */
+export function frameAnalyser(layout: FrameLayout): FrameAnalyser {
+  const key = JSON.stringify(layout);
+  let analyser = analysers.get(key);
+  if (!analyser) {
+    analyser = new FrameAnalyser(layout);
+    analysers.set(key, analyser);
+  }
+  return analyser;
+}
+
+/** Indices of the frames within `belowLoudestDb` of the loudest (their 95th percentile level): the speech. */
+export function speechFrameIndices(levels: number[], belowLoudestDb: number): number[] {
+  const sorted = [...levels].sort((a, b) => a - b);
+  const loud = sorted[Math.floor(0.95 * (sorted.length - 1))] ?? 0;
+  return levels.flatMap((level, index) => (level > loud - belowLoudestDb ? [index] : []));
+}

@@ -24,6 +24,7 @@ import { createHmac } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import FFT from 'fft.js';
 import type { ResamplerPool } from './resampler.js';
+import { rms } from './analysis.js';
 
 const detectionRate = 16000;
 /** One second: whole samples at every engine rate. */
@@ -123,10 +124,6 @@ function keyedNoise(key: Buffer, label: string): Float32Array {
 
 function rotl(value: number, bits: number): number {
   return (value << bits) | (value >>> (32 - bits));
-}
-
-function rms(values: Float32Array): number {
-  return Math.sqrt(values.reduce((sum, value) => sum + value * value, 0) / values.length);
 }
 
 /**

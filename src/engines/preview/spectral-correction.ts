@@ -21,8 +21,8 @@
 // reached a mean cosine of 0.63-0.65 but made 78-93 % of words unrecognisable; a per-frame
 // difference smoothed over 0.4 s cost 5-6 points of word error rate; a static one kept most of
 // the likeness (0.587 against 0.532) for about one point.
-import { measureSyllableRate } from '../../audio/analysis.js';
-import { FrameAnalyser, type FrameLayout } from '../../audio/spectral-frames.js';
+import { measureSyllableRate, rms } from '../../audio/analysis.js';
+import { frameAnalyser, speechFrameIndices, type FrameAnalyser, type FrameLayout } from '../../audio/spectral-frames.js';
 
 export interface SpectralCorrection {
   version: 1;
@@ -66,9 +66,7 @@ function speechFrames(analyser: FrameAnalyser, samples: Float32Array): Frames {
     all.cepstra.push(cepstrum);
     all.mfcc.push(mfcc);
   }
-  const sorted = [...levels].sort((a, b) => a - b);
-  const loud = sorted[Math.floor(0.95 * (sorted.length - 1))] ?? 0;
-  const kept = levels.flatMap((level, index) => (level > loud - speechBelowLoudestDb ? [index] : []));
+  const kept = speechFrameIndices(levels, speechBelowLoudestDb);
   return { mfcc: kept.map((index) => all.mfcc[index]!), cepstra: kept.map((index) => all.cepstra[index]!) };
 }
 
@@ -88,7 +86,7 @@ function normalised(vectors: Float64Array[]): Float64Array[] {
  * speech to compare (the engine then keeps its octave EQ).
  */
 export function spectralCorrection(reference: Float32Array, espeakSample: Float32Array, layout: FrameLayout): SpectralCorrection | null {
-  const analyser = new FrameAnalyser(layout);
+  const analyser = frameAnalyser(layout);
   const target = speechFrames(analyser, reference);
   const source = speechFrames(analyser, espeakSample);
   if (target.mfcc.length < 20 || source.mfcc.length < 20) return null;
@@ -133,11 +131,6 @@ export function spectralCorrection(reference: Float32Array, espeakSample: Float3
   return result;
 }
 
-function rms(samples: Float32Array): number {
-  let sum = 0;
-  for (const sample of samples) sum += sample * sample;
-  return Math.sqrt(sum / Math.max(1, samples.length));
-}
 
 /**
  * Applies a correction to one continuous stream, chunk by chunk (short-time Fourier transform,
@@ -159,7 +152,7 @@ export class CorrectionFilter {
   private readonly resynthesised: number[];
 
   constructor(correction: SpectralCorrection, layout: FrameLayout) {
-    this.analyser = new FrameAnalyser(layout);
+    this.analyser = frameAnalyser(layout);
     const size = layout.fftSize;
     this.hop = size / 4;
     const logGains = new Float64Array(this.analyser.bins);
