@@ -48,6 +48,17 @@ export interface CatalogModel {
   languages: readonly string[];
 }
 
+/** Pocket TTS's files, as the release archive and the Hugging Face mirror both hold them. */
+const pocketTtsFiles: ModelFile[] = [
+  { role: 'lmFlow', file: 'lm_flow.int8.onnx', kind: 'onnx' },
+  { role: 'lmMain', file: 'lm_main.int8.onnx', kind: 'onnx' },
+  { role: 'encoder', file: 'encoder.onnx', kind: 'onnx' },
+  { role: 'decoder', file: 'decoder.int8.onnx', kind: 'onnx' },
+  { role: 'textConditioner', file: 'text_conditioner.onnx', kind: 'onnx' },
+  { role: 'vocabJson', file: 'vocab.json', kind: 'json' },
+  { role: 'tokenScoresJson', file: 'token_scores.json', kind: 'json' },
+];
+
 export const catalog: readonly CatalogModel[] = [
   {
     name: 'pocket-tts',
@@ -61,19 +72,11 @@ export const catalog: readonly CatalogModel[] = [
         publisher: 'huggingface',
         repo: 'csukuangfj2/sherpa-onnx-pocket-tts-int8-2026-01-26',
         revision: 'main',
-        files: ['lm_flow.int8.onnx', 'lm_main.int8.onnx', 'encoder.onnx', 'decoder.int8.onnx', 'text_conditioner.onnx', 'vocab.json', 'token_scores.json'],
+        files: pocketTtsFiles.map((file) => file.file),
       },
     ],
     pinned: {},
-    files: [
-      { role: 'lmFlow', file: 'lm_flow.int8.onnx', kind: 'onnx' },
-      { role: 'lmMain', file: 'lm_main.int8.onnx', kind: 'onnx' },
-      { role: 'encoder', file: 'encoder.onnx', kind: 'onnx' },
-      { role: 'decoder', file: 'decoder.int8.onnx', kind: 'onnx' },
-      { role: 'textConditioner', file: 'text_conditioner.onnx', kind: 'onnx' },
-      { role: 'vocabJson', file: 'vocab.json', kind: 'json' },
-      { role: 'tokenScoresJson', file: 'token_scores.json', kind: 'json' },
-    ],
+    files: pocketTtsFiles,
     languages: ['en'],
   },
   {
