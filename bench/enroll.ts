@@ -1,6 +1,8 @@
 // npm run bench:enroll: create latency for 20 s WAV and MP3 data URLs and list throughput,
 // each beside a baseline measured in the same run on the same machine; and the 20 s WAV create
-// on a second server without the speaker encoder (what its one-voice check costs).
+// on a second server without the speaker encoder (what its one-voice check costs). Each create
+// is timed on a quiet server: the engine's analysis that follows it (in the background, after
+// the answer) is waited for, untimed, before the next one.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,7 @@ import { pino } from 'pino';
 import { startTimbre } from '../src/app.js';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { loadConfig } from '../src/config.js';
+import type { PreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { packageRoot } from '../src/paths.js';
 import { percentile, printTable, timeEach } from './stats.js';
 
@@ -28,7 +31,7 @@ function ffmpegDecode(file: string): Promise<void> {
 const dataDir = mkdtempSync(join(tmpdir(), 'timbre-bench-'));
 const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, PORT: '0' });
 const running = await startTimbre(config, { logger: pino({ level: 'silent' }) });
-await running.engine.ready();
+await (running.engine as PreviewEngine).warmedUp();
 const endpoint = `${running.url}/api/v1/services/audio/tts/customization`;
 const headers = { authorization: `Bearer ${running.defaultKey}`, 'content-type': 'application/json' };
 
@@ -45,7 +48,7 @@ async function startWithoutEncoder(): Promise<Awaited<ReturnType<typeof startTim
   mkdirSync(modelsDir);
   for (const file of ['silero_vad.onnx', 'moonshine-tiny-encoder.onnx', 'moonshine-tiny-decoder.onnx']) symlinkSync(join(config.modelsDir, file), join(modelsDir, file));
   const server = await startTimbre(loadConfig({ TIMBRE_DATA_DIR: join(dataDir, 'without-encoder'), TIMBRE_MODELS_DIR: modelsDir, PORT: '0' }), { logger: pino({ level: 'silent' }) });
-  await server.engine.ready();
+  await (server.engine as PreviewEngine).warmedUp();
   return server;
 }
 
@@ -57,7 +60,8 @@ try {
       input: { action: 'create', target_model: 'qwen3-tts-vc-2026-01-22', preferred_name: 'bench', audio: { data: `data:${mediatype};base64,${readFileSync(audio(file)).toString('base64')}` } },
     });
     await call(body); // warm-up
-    const createTimes = await timeEach(creates, () => call(body));
+    await running.prompts.drain();
+    const createTimes = await timeEach(creates, () => call(body), () => running.prompts.drain());
     const decodeTimes = await timeEach(creates, () => ffmpegDecode(audio(file)));
     const row = (label: string, times: number[]) => [
       label,
@@ -72,7 +76,8 @@ try {
       const without = await startWithoutEncoder();
       try {
         await callOn(without, body);
-        rows.push(row('create, 20 s wav data URL, no speaker encoder', await timeEach(creates, () => callOn(without, body))));
+        await without.prompts.drain();
+        rows.push(row('create, 20 s wav data URL, no speaker encoder', await timeEach(creates, () => callOn(without, body), () => without.prompts.drain())));
       } finally {
         await without.close();
       }

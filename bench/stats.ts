@@ -4,12 +4,14 @@ export function percentile(samples: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 
-export async function timeEach(count: number, work: (index: number) => Promise<void>): Promise<number[]> {
+/** Times `work` `count` times; `settle` runs after each, untimed (e.g. waiting for background work it started). */
+export async function timeEach(count: number, work: (index: number) => Promise<void>, settle: () => Promise<void> = async () => undefined): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < count; i += 1) {
     const start = performance.now();
     await work(i);
     times.push(performance.now() - start);
+    await settle();
   }
   return times;
 }

@@ -37,6 +37,7 @@ import { KyselyRepository } from './store/kysely-repository.js';
 import type { Repository, VoiceRecord } from './store/repository.js';
 import { openSqlite } from './store/sqlite.js';
 import { VoiceService } from './voices/enrollment.js';
+import { VoicePrompts } from './voices/prompts.js';
 import { RetentionJob } from './voices/retention.js';
 
 export interface RunningTimbre {
@@ -44,6 +45,8 @@ export interface RunningTimbre {
   api: FastifyInstance;
   repository: Repository;
   voices: VoiceService;
+  /** Each voice's engine prompts; `settled(name)` resolves once a new voice's analysis is stored. */
+  prompts: VoicePrompts;
   retention: RetentionJob;
   keys: KeyService;
   /** The preview engine (always present). */
@@ -160,7 +163,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     fetchPolicy: { allowCidrs: config.fetchAllowCidrs, timeoutMs: config.fetchTimeoutMs, maxBytes: config.fetchMaxBytes },
     decodeTimeoutMs: config.decodeTimeoutMs,
   });
-  const engine = await PreviewEngine.start({ threads: config.engineThreads, maxQueued: config.engineQueue, cacheDir: config.cacheDir });
+  const engine = await PreviewEngine.start({ threads: config.engineThreads, maxQueued: config.engineQueue, cacheDir: config.cacheDir, warmUp: config.warmUp });
   const neural = await loadNeuralEngines(config, logger);
   const transcriber: Transcriber | null = openMoonshine(config.modelsDir, config.engineThreads, config.engineQueue);
   if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');
@@ -184,11 +187,15 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     logger.info('the speaker encoder is not installed: no spoken-consent verification or one-voice check (`npx timbre models pull speaker-encoder` adds them)');
   }
   const speakerChecks = speakerEncoder ? new SpeakerChecks(speakerEncoder, intake, transcriber) : null;
+  const prompts = new VoicePrompts(repository, blobs, { waitLimitMs: config.promptWaitSeconds * 1000 }, (error, voice, engineId) =>
+    logger.warn({ err: error, voice, engine: engineId }, 'preparing a new voice failed; its first synthesis prepares it again'),
+  );
   const voices = new VoiceService(
     repository,
     blobs,
     intake,
     engines,
+    prompts,
     clock,
     { quota: config.voiceQuota, requireConsent: config.requireConsent },
     transcriber,
@@ -197,7 +204,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   );
   const metrics = new Metrics(engines);
   const provenance = watermarkKey ? new ProvenanceService(repository, blobs, intake, keyBytes, config.voiceQuota) : null;
-  const speech = new SpeechService(repository, blobs, engines, clock, logger, (record) => metrics.synthesis(record), watermarkKey);
+  const speech = new SpeechService(repository, prompts, engines, clock, logger, (record) => metrics.synthesis(record), watermarkKey);
   const generatedAudio = await GeneratedAudioStore.open(repository, blobs, clock, {
     lifetimeMs: config.audioLinkHours * 60 * 60 * 1000,
     sweepIntervalMs: Math.min(config.retentionIntervalSeconds * 1000, 10 * 60 * 1000),
@@ -231,6 +238,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     api,
     repository,
     voices,
+    prompts,
     retention,
     keys,
     engine,
@@ -245,6 +253,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
       await retention.stop();
       await generatedAudio.stop();
       await api.close();
+      await prompts.drain();
       await repository.close();
       await engines.close();
       await transcriber?.close();

@@ -101,6 +101,20 @@ export const settings = {
   },
   cacheDir: { env: 'TIMBRE_CACHE_DIR', flag: 'cache-dir', schema: z.string(), fallback: '', help: 'folder for measured engine tables (default: the data dir)' },
   engineThreads: { env: 'TIMBRE_ENGINE_THREADS', flag: 'engine-threads', schema: positiveInt, fallback: String(availableParallelism()), help: 'synthesis worker threads (default: cores)' },
+  warmUp: {
+    env: 'TIMBRE_WARM_UP',
+    flag: 'warm-up',
+    schema: bool,
+    fallback: 'true',
+    help: 'after start, run each synthesizer thread once through a voice\'s analysis and synthesis (about 2 s of CPU), so the first voice is not the one that pays for loading',
+  },
+  promptWaitSeconds: {
+    env: 'TIMBRE_PROMPT_WAIT_SECONDS',
+    flag: 'prompt-wait-seconds',
+    schema: z.coerce.number().positive(),
+    fallback: '20',
+    help: 'how long a synthesis waits for its voice\'s analysis (made after the create answered) before it gets Throttling',
+  },
   engineQueue: { env: 'TIMBRE_ENGINE_QUEUE', flag: 'engine-queue', schema: z.coerce.number().int().min(0), fallback: '32', help: 'synthesis jobs that may wait; more are refused with Throttling' },
   rateLimitPerMinute: {
     env: 'TIMBRE_RATE_LIMIT_PER_MINUTE',

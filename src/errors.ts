@@ -75,6 +75,17 @@ export class Unauthenticated extends TimbreError {}
 /** The synthesis queue is full; the client should retry later. */
 export class EngineBusy extends TimbreError {}
 
+/** The voice's prompt is still being prepared (a create moments ago, under load); retrying soon finds it ready. */
+export class VoicePreparing extends TimbreError {
+  readonly retryAfterSeconds = 1;
+  constructor(
+    readonly voice: string,
+    waitedMs: number,
+  ) {
+    super(`voice ${JSON.stringify(voice)} is still being prepared from its reference (waited ${(waitedMs / 1000).toFixed(1)} s); retry in a moment`);
+  }
+}
+
 /** The API key has used its requests for this minute. */
 export class RateLimited extends TimbreError {
   constructor(readonly retryAfterSeconds: number) {

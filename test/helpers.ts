@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { startTimbre, type RunningTimbre } from '../src/app.js';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import type { Clock } from '../src/clock.js';
+import type { VoiceRecord } from '../src/store/repository.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { packageRoot } from '../src/paths.js';
 
@@ -42,6 +43,8 @@ export interface TestServer {
   key: string;
   dataDir: string;
   config: Config;
+  /** The voice's row once the engine's analysis that follows its create has been stored. */
+  preparedVoice(accountId: string, name: string): Promise<VoiceRecord | null>;
   /** POSTs JSON to the enrollment endpoint; returns status and parsed body. */
   enroll(body: unknown, key?: string | null): Promise<{ status: number; body: Record<string, any> }>;
   stop(): Promise<void>;
@@ -51,7 +54,9 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}, clock?: Clock, logLines?: Record<string, unknown>[]): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'timbre-test-'));
   mkdirSync(testCacheDir, { recursive: true });
-  const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, TIMBRE_CACHE_DIR: testCacheDir, PORT: '0', HOST: '127.0.0.1', ...env });
+  // No warm-up after start: each of the suite's many servers would spend two seconds of CPU on it
+  // beside the tests that run meanwhile (test/preview-engine.test.ts covers it).
+  const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, TIMBRE_CACHE_DIR: testCacheDir, PORT: '0', HOST: '127.0.0.1', TIMBRE_WARM_UP: 'false', ...env });
   // Log lines can be collected, for tests that watch what the server did.
   const logger = logLines
     ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) })
@@ -73,6 +78,10 @@ export async function startTestServer(env: Record<string, string> = {}, clock?: 
     dataDir,
     config,
     enroll,
+    async preparedVoice(accountId: string, name: string) {
+      await running.prompts.settled(name);
+      return running.repository.findVoice(accountId, name);
+    },
     async stop() {
       await running.close();
       rmSync(dataDir, { recursive: true, force: true });

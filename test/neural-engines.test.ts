@@ -109,7 +109,7 @@ describe('Pocket TTS engine through the API (synthetic model)', () => {
 
   it('prepares the voice for pocket-tts at enrollment (the reference kept, at most 10 s at 24 kHz)', async () => {
     const account = (await server.running.keys.authenticate(server.key))!;
-    const prompt = JSON.parse((await server.running.repository.findVoice(account.id, fileVoice))!.voicePrompt!) as { engine: string; sampleRate: number; reference: string };
+    const prompt = JSON.parse((await server.preparedVoice(account.id, fileVoice))!.voicePrompt!) as { engine: string; sampleRate: number; reference: string };
     assert.equal(prompt.engine, 'pocket-tts');
     assert.equal(prompt.sampleRate, 24000);
     assert.equal(Buffer.from(prompt.reference, 'base64').length, 10 * 24000 * 2);
@@ -167,7 +167,7 @@ describe('Pocket TTS engine through the API (synthetic model)', () => {
   it('stops generating when the consumer aborts, and frees its queue slot', async () => {
     const engine = server.running.engines.byId('pocket-tts') as PocketEngine;
     const account = (await server.running.keys.authenticate(server.key))!;
-    const prompt = JSON.parse((await server.running.repository.findVoice(account.id, fileVoice))!.voicePrompt!);
+    const prompt = JSON.parse((await server.preparedVoice(account.id, fileVoice))!.voicePrompt!);
     const controller = new AbortController();
     const long = Array.from({ length: 6 }, () => 'Every morning the baker opened the shop and sold warm bread to the village.').join(' ');
     let chunks = 0;
@@ -204,7 +204,7 @@ describe('Pocket TTS engine through the API (synthetic model)', () => {
     await response.arrayBuffer();
     // Both prompts are kept: English goes back to Pocket without preparing again.
     const account = (await server.running.keys.authenticate(server.key))!;
-    const stored = JSON.parse((await server.running.repository.findVoice(account.id, fileVoice))!.voicePrompt!) as { prompts: Record<string, unknown> };
+    const stored = JSON.parse((await server.preparedVoice(account.id, fileVoice))!.voicePrompt!) as { prompts: Record<string, unknown> };
     assert.deepEqual(Object.keys(stored.prompts).sort(), ['pocket-tts', 'preview']);
     const english = await postJson(server, '/v1/audio/speech', { model: 'qwen3-tts-vc-2026-01-22', voice: fileVoice, input: 'Back to English.', response_format: 'wav' });
     assert.equal(english.headers.get('x-timbre-engine'), 'pocket-tts');
@@ -224,7 +224,7 @@ describe('ZipVoice engine through the API (synthetic model)', () => {
 
   it('takes the transcript from text, or from Moonshine for English, and keeps it with the voice', async () => {
     const account = (await server.running.keys.authenticate(server.key))!;
-    const promptOf = async (voice: string) => JSON.parse((await server.running.repository.findVoice(account.id, voice))!.voicePrompt!) as { engine: string; referenceText: string };
+    const promptOf = async (voice: string) => JSON.parse((await server.preparedVoice(account.id, voice))!.voicePrompt!) as { engine: string; referenceText: string };
     const withText = await server.enroll(createBody({ target_model: model, preferred_name: 'zvtext', text: '我的声音', language: 'zh' }, dataUrl('low.wav')));
     assert.equal(withText.status, 200, JSON.stringify(withText.body));
     assert.deepEqual(await promptOf(withText.body.output.voice).then((prompt) => [prompt.engine, prompt.referenceText]), ['zipvoice', '我的声音']);

@@ -32,7 +32,7 @@ before(async () => {
   for (const name of ['low', 'high', 'fast', 'slow']) {
     const created = await server.enroll(createBody({ preferred_name: name }, dataUrl(`${name}.wav`)));
     assert.equal(created.status, 200, JSON.stringify(created.body));
-    const record = (await server.running.repository.findVoice(account.id, created.body.output.voice))!;
+    const record = (await server.preparedVoice(account.id, created.body.output.voice))!;
     assert.ok(record.voicePrompt, 'the engine prompt is stored with the voice');
     voices.set(name, {
       prompt: JSON.parse(record.voicePrompt) as VoicePrompt,
@@ -213,6 +213,17 @@ describe('preview engine: its espeak-ng tables ship with Timbre', () => {
     assert.equal(shippedCalibration.version, calibrationVersion, 'the shipped tables are of this version of the layout (npm run calibrate)');
     await engine.ready();
     assert.deepEqual(readdirSync(cacheDir), [], 'nothing was measured, so nothing was cached');
+  });
+
+  it('warms each thread after start through a voice\'s analysis and synthesis, and leaves the queue empty and the cache untouched', async () => {
+    const warmed = await PreviewEngine.start({ threads: 2, maxQueued: 8, cacheDir, warmUp: true });
+    try {
+      await warmed.warmedUp();
+      assert.deepEqual(warmed.queueDepth(), { running: 0, waiting: 0 });
+      assert.deepEqual(readdirSync(cacheDir), []);
+    } finally {
+      await warmed.close();
+    }
   });
 
   it('the shipped tables still match espeak-ng as it measures now (m6: F0 and syllable rate within 6 %, envelope shifts within half a bin)', async () => {

@@ -70,7 +70,7 @@ before(async () => {
   for (const speaker of speakers) {
     const created = await server.enroll(createBody({ preferred_name: speaker.id.replace(/[^a-z0-9]/gi, '').slice(0, 16) }, `data:audio/wav;base64,${encodeWav(speaker.enrolment).toString('base64')}`));
     assert.equal(created.status, 200, JSON.stringify(created.body));
-    const record = (await server.running.repository.findVoice(account.id, created.body.output.voice))!;
+    const record = (await server.preparedVoice(account.id, created.body.output.voice))!;
     const prompt = JSON.parse(record.voicePrompt!) as PreviewVoicePrompt;
     assert.ok(prompt.correction, `${speaker.id}: the prompt holds a spectral correction`);
     const { correction: _, ...before } = prompt;

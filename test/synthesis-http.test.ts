@@ -126,7 +126,7 @@ describe('non-realtime HTTP: file response', () => {
     const response = await generate({ model: fileModel, input: { text: 'Short one.', voice } });
     assert.equal(response.status, 200);
     assert.equal(await server.running.repository.usageTotal(account.id, 'speech.characters'), before + 10);
-    const record = await server.running.repository.findVoice(account.id, voice);
+    const record = await server.preparedVoice(account.id, voice);
     assert.equal(record!.lastUsedAt, clock.now());
   });
 });
@@ -134,7 +134,7 @@ describe('non-realtime HTTP: file response', () => {
 describe('stored prompts of an older engine version', () => {
   it('are prepared again from the stored reference when the voice next speaks', async () => {
     const account = (await server.running.keys.authenticate(server.key))!;
-    const current = JSON.parse((await server.running.repository.findVoice(account.id, voice))!.voicePrompt!) as { prompts?: Record<string, Record<string, any>> } & Record<string, any>;
+    const current = JSON.parse((await server.preparedVoice(account.id, voice))!.voicePrompt!) as { prompts?: Record<string, Record<string, any>> } & Record<string, any>;
     const prompt = current.prompts?.['preview'] ?? current;
     assert.equal(prompt['version'], 3);
     assert.ok(prompt['correction'], 'version 3 prompts hold the spectral correction');
@@ -144,7 +144,7 @@ describe('stored prompts of an older engine version', () => {
     await server.running.repository.updateVoicePrompt(voice, JSON.stringify(older));
     const response = await generate({ model: fileModel, input: { text: 'Good morning.', voice, language_type: 'English' } });
     assert.equal(response.status, 200, await response.text());
-    const stored = JSON.parse((await server.running.repository.findVoice(account.id, voice))!.voicePrompt!) as { prompts: Record<string, Record<string, any>> };
+    const stored = JSON.parse((await server.preparedVoice(account.id, voice))!.voicePrompt!) as { prompts: Record<string, Record<string, any>> };
     assert.equal(stored.prompts['preview']!['version'], 3);
     // espeak-ng's variants jitter at random, so the same reference gives a close, not equal, correction.
     const again = stored.prompts['preview']!['correction'].cepstrum as number[];

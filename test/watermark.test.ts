@@ -149,7 +149,7 @@ describe('watermark: robust detection of every output', () => {
     const hear = async (samples: Float32Array) => normaliseForComparison(await transcriber.transcribe(await resample({ samples, sampleRate: engine.sampleRate }, 16000)));
     const totals = { plain: 0, marked: 0, markChange: 0, gainChange: 0, cases: 0 };
     for (const voice of voices) {
-      const record = (await server.running.repository.findVoice(accountId, voice))!;
+      const record = (await server.preparedVoice(accountId, voice))!;
       const prompt = JSON.parse(record.voicePrompt!) as VoicePrompt;
       const mark = await key.markFor({ accountId, voiceName: record.name }, engine.sampleRate);
       for (const text of texts) {

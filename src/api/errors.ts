@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AudioRejected, ConsentRequired, TranscriptRequired, EngineBusy, InvalidField, LinkRejected, ModelMismatch, QuotaExceeded, RateLimited, TimbreError, TooLarge, Unauthenticated, UrlRejected, VoiceNotFound } from '../errors.js';
+import { AudioRejected, ConsentRequired, TranscriptRequired, EngineBusy, InvalidField, LinkRejected, ModelMismatch, QuotaExceeded, RateLimited, TimbreError, TooLarge, Unauthenticated, UrlRejected, VoiceNotFound, VoicePreparing } from '../errors.js';
 
 /** An error that exists only on the wire (an envelope field, a route); carries its own code. */
 export class WireError extends Error {
@@ -33,6 +33,7 @@ const domainTable: [new (...args: never[]) => TimbreError, WireForm][] = [
   [Unauthenticated, { code: 'InvalidApiKey', status: 401 }],
   [EngineBusy, { code: 'Throttling', status: 429 }],
   [RateLimited, { code: 'Throttling', status: 429 }],
+  [VoicePreparing, { code: 'Throttling', status: 429 }],
   [ModelMismatch, { code: 'InvalidParameter', status: 400 }],
   [LinkRejected, { code: 'AccessDenied', status: 403 }],
 ];
@@ -72,7 +73,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (wire.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: wire.code, reason: wire.message }, 'request refused');
     const body: WireErrorBody = { code: wire.code, message: wire.message, request_id: request.id };
-    if (error instanceof RateLimited) reply.header('retry-after', String(error.retryAfterSeconds));
+    if (error instanceof RateLimited || error instanceof VoicePreparing) reply.header('retry-after', String(error.retryAfterSeconds));
     // OpenAI's SDKs read `error.message`; DashScope's read the top-level fields. /v1/ answers both.
     if (request.url.startsWith('/v1/')) {
       return reply.status(wire.status).send({ error: { message: wire.message, type: wire.status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: wire.code }, ...body });

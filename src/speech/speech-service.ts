@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import { watermarked, type WatermarkKey } from '../audio/watermark.js';
-import { decodeWav } from '../audio/wav.js';
 import type { Clock } from '../clock.js';
-import type { Engine, VoicePrompt } from '../engines/engine.js';
+import type { Engine } from '../engines/engine.js';
 import type { EngineRouter } from '../engines/router.js';
 import { InvalidField, ModelMismatch, VoiceNotFound } from '../errors.js';
-import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository, VoiceRecord } from '../store/repository.js';
+import type { VoicePrompts } from '../voices/prompts.js';
 import { normaliseText } from './normalise.js';
 import { splitSentences } from './sentences.js';
 
@@ -63,11 +62,6 @@ export function guessLanguage(text: string): string {
   return 'en';
 }
 
-/** Prompts of one voice for several engines, by engine id. */
-interface StoredPrompts {
-  prompts: Record<string, VoicePrompt>;
-}
-
 /**
  * Speaking text in an enrolled voice: the rules every synthesis API shares (the voice is the
  * caller's, the model is the voice's, usage and last use are recorded, long text goes
@@ -76,7 +70,8 @@ interface StoredPrompts {
 export class SpeechService {
   constructor(
     private readonly repository: Repository,
-    private readonly blobs: BlobStore,
+    /** Each voice's engine prompt: stored, under way since its create, or prepared on first use. */
+    private readonly prompts: VoicePrompts,
     private readonly engines: EngineRouter,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -93,23 +88,6 @@ export class SpeechService {
     return voice;
   }
 
-  /**
-   * The voice's prompt for `engine`: stored at enrollment, or prepared now and kept beside the
-   * others (a voice spoken by two engines, e.g. English by Pocket TTS and Chinese by preview,
-   * keeps both rather than re-preparing at every switch). A prompt older than the engine's
-   * `promptVersion` is prepared again.
-   */
-  private async promptFor(voice: VoiceRecord, engine: Engine): Promise<VoicePrompt> {
-    const stored = voice.voicePrompt ? (JSON.parse(voice.voicePrompt) as VoicePrompt | StoredPrompts) : null;
-    const prompts: Record<string, VoicePrompt> = stored === null ? {} : 'prompts' in stored ? (stored as StoredPrompts).prompts : { [(stored as VoicePrompt).engine]: stored as VoicePrompt };
-    const found = prompts[engine.id];
-    if (found && (found.version ?? 1) === (engine.promptVersion ?? 1)) return found;
-    const reference = decodeWav(await this.blobs.get(voice.referenceBlob));
-    const prompt = await engine.prepareVoice(reference, voice.referenceText, voice.language);
-    await this.repository.updateVoicePrompt(voice.name, JSON.stringify({ prompts: { ...prompts, [engine.id]: prompt } } satisfies StoredPrompts));
-    return prompt;
-  }
-
   async speak(request: SpeechRequest): Promise<Speech> {
     if (request.text.trim().length === 0) throw new InvalidField('text', 'is empty');
     if (request.text.length > speechLimits.maxTextCharacters) {
@@ -120,7 +98,7 @@ export class SpeechService {
     const engine = this.engines.forModel(voice.targetModel, language);
     const sentences = splitSentences(normaliseText(request.text, language), language);
     if (sentences.length === 0) throw new InvalidField('text', 'has nothing to speak (no letters or digits)');
-    const prompt = await this.promptFor(voice, engine);
+    const prompt = await this.prompts.promptFor(voice, engine);
     const now = this.clock.now();
     const characters = [...request.text].length;
     // Written once the first audio is out (SQLite's fsync runs on this thread and must not

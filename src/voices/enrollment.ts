@@ -6,10 +6,11 @@ import type { Clock } from '../clock.js';
 import type { Transcriber } from '../audio/asr/transcriber.js';
 import type { Engine } from '../engines/engine.js';
 import type { EngineRouter } from '../engines/router.js';
-import { ConsentRequired, InvalidField, QuotaExceeded, VoiceNotFound } from '../errors.js';
+import { ConsentRequired, InvalidField, QuotaExceeded, TranscriptRequired, VoiceNotFound } from '../errors.js';
 import type { BlobStore } from '../store/blobs.js';
 import type { Account, Repository, VoiceAuditEntry, VoicePage, VoiceRecord } from '../store/repository.js';
 import { makeVoiceName } from './naming.js';
+import type { VoicePrompts } from './prompts.js';
 import type { ConsentMethod, ConsentRecord, ConsentRequirement, Language, TargetModel } from './rules.js';
 import type { SpeakerChecks } from './speaker-check.js';
 import { checkReferenceText } from './text-check.js';
@@ -42,13 +43,19 @@ export interface CreatedVoice {
 
 const originalExtensions: Record<string, string> = { 'audio/wav': 'wav', 'audio/mpeg': 'mp3', 'audio/mp4': 'm4a' };
 
-/** Creating, listing and deleting an account's voices, with quota and durable storage. */
+/**
+ * Creating, listing and deleting an account's voices, with quota and durable storage. A
+ * create answers once the voice is durable; the engine's analysis of the reference runs
+ * after it (see VoicePrompts), so enrollment costs about what reading the audio costs.
+ */
 export class VoiceService {
   constructor(
     private readonly repository: Repository,
     private readonly blobs: BlobStore,
     private readonly intake: ReferenceIntake,
     private readonly engines: EngineRouter,
+    /** Where the engine's analysis of a new voice runs, after the create has answered. */
+    private readonly prompts: VoicePrompts,
     private readonly clock: Clock,
     private readonly rules: EnrollmentRules,
     /** Checks `text` against the speech; null when no recognizer is installed. */
@@ -74,13 +81,12 @@ export class VoiceService {
     const blobKeys: string[] = [];
     try {
       const prepared: IntakeResult = await this.intake.read(request.audioField, request.audioData, originalFile);
-      // The engine analyses the reference now (on its own thread, while the files are
-      // written), so synthesis never has to.
       const engine = this.engines.forModel(request.targetModel, request.language);
-      const voicePrompt = this.transcriptFor(engine, request, prepared.speech16k).then((transcript) => engine.prepareVoice(prepared.reference, transcript, request.language));
-      voicePrompt.catch(() => undefined);
-      // The speaker checks run on the encoder's thread, beside the engine's analysis and the
-      // file writes; the voice is stored only once both have answered.
+      // An engine that needs the transcript refuses the create without one, so it is heard now.
+      const transcript = this.transcriptFor(engine, request, prepared.speech16k);
+      transcript.catch(() => undefined);
+      // The speaker checks run on the encoder's thread, beside the file writes; the voice is
+      // stored only once they have answered, since they may refuse it.
       const speakerVerdict = this.speakerChecks?.check(
         prepared,
         consent?.audioData ? { statement: consent.statement, audioData: consent.audioData } : null,
@@ -105,6 +111,8 @@ export class VoiceService {
       await this.blobs.put(referenceBlob, encodeWav(prepared.reference));
       blobKeys.push(referenceBlob);
       const verdict = await speakerVerdict;
+      const heard = await transcript;
+      if (engine.needsTranscript && !heard) throw new TranscriptRequired(engine.id, request.language);
       if (verdict?.doubt) fallbackReasons.push(verdict.doubt);
       const verification = verdict?.verification;
       const voice: VoiceRecord = {
@@ -123,13 +131,15 @@ export class VoiceService {
         originalMediatype: prepared.originalMediatype,
         referenceBlob,
         referenceSampleRate,
-        voicePrompt: JSON.stringify(await voicePrompt),
+        voicePrompt: null,
         consent: consent
           ? JSON.stringify({ method: consent.method, statement: consent.statement, givenBy: consent.givenBy, recordedAt: now, accountId: account.id, ...(verification ? { verification } : {}) } satisfies ConsentRecord)
           : null,
       };
       const outcome = await this.repository.insertVoiceWithinQuota(voice, this.rules.quota, request.actor);
       if (!outcome.inserted) throw new QuotaExceeded(this.rules.quota, outcome.voiceCount);
+      // The engine analyses the reference now that the voice is durable, so synthesis never has to.
+      this.prompts.prepareInBackground(voice, engine, () => engine.prepareVoice(prepared.reference, heard, request.language));
       this.onCreated(voice);
       return { voice, fallbackReason: voice.fallbackReason };
     } catch (error) {
