@@ -109,11 +109,14 @@ export class EspeakPool {
     );
   }
 
-  /** The spectral correction from espeak at `settings` toward `reference` (see spectral-correction.ts); null: too little speech. */
-  correct(reference: Audio, text: string, settings: EspeakSettings): Promise<SpectralCorrection | null> {
+  /**
+   * The spectral correction from espeak reading `text` at `settings` toward `reference`, its
+   * effect on the syllable rate read on `rateText` (see spectral-correction.ts); null: too little speech.
+   */
+  correct(reference: Audio, text: string, rateText: string, settings: EspeakSettings): Promise<SpectralCorrection | null> {
     return this.requestWithAudio(
       reference,
-      (job, samples) => ({ type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, settings }),
+      (job, samples) => ({ type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, rateText, settings }),
       (message) => (message.type === 'corrected' ? message.correction : undefined),
     );
   }

@@ -22,8 +22,11 @@ export interface EspeakSettings {
 export type ToWorker =
   | { type: 'synthesize'; job: number; text: string; settings: EspeakSettings }
   | { type: 'analyse'; job: number; samples: Float32Array; sampleRate: number }
-  /** Reads `text` at `settings` and measures the correction from that toward the reference. */
-  | { type: 'correct'; job: number; reference: Float32Array; sampleRate: number; text: string; settings: EspeakSettings };
+  /**
+   * Reads `text` at `settings` and measures the correction from that toward the reference; reads
+   * `rateText` (longer) to measure how the correction moves the syllable rate.
+   */
+  | { type: 'correct'; job: number; reference: Float32Array; sampleRate: number; text: string; rateText: string; settings: EspeakSettings };
 
 export type FromWorker =
   | { type: 'ready'; sampleRate: number }

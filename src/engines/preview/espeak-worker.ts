@@ -83,13 +83,19 @@ function speak(text: string, settings: EspeakSettings, onChunk: (samples: Float3
   });
 }
 
-function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
+/** All of espeak's reading of `text` at `settings`, in one array. */
+function spoken(text: string, settings: EspeakSettings): Float32Array {
   const parts: Float32Array[] = [];
-  speak(message.text, message.settings, (samples) => parts.push(samples));
+  speak(text, settings, (samples) => parts.push(samples));
   const sample = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
   parts.reduce((offset, part) => (sample.set(part, offset), offset + part.length), 0);
+  return sample;
+}
+
+function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
   const reference = resampleLinear(message.reference, message.sampleRate, sampleRate);
-  send({ type: 'corrected', job: message.job, correction: spectralCorrection(reference, sample, { ...correctionLayout, sampleRate }) });
+  const measured = spectralCorrection(reference, spoken(message.text, message.settings), { ...correctionLayout, sampleRate }, spoken(message.rateText, message.settings));
+  send({ type: 'corrected', job: message.job, correction: measured });
 }
 
 port.on('message', (message: ToWorker) => {

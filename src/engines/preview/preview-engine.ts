@@ -289,7 +289,8 @@ export class PreviewEngine implements Engine {
     const prompt: PreviewVoicePrompt = { engine: 'preview', version: this.promptVersion, stats: await this.pool.analyse(reference) };
     const settings = await this.settingsFor(prompt, language ?? 'en', {});
     // Too little speech to compare gives none: the voice keeps the octave EQ.
-    const correction = await this.pool.correct(reference, correctionText, { ...settings, eqGainsDb: [], gain: 1, correction: null });
+    // The pace is judged on the whole calibration text, as the rate tables were.
+    const correction = await this.pool.correct(reference, correctionText, calibrationText, { ...settings, eqGainsDb: [], gain: 1, correction: null });
     if (correction) prompt.correction = correction;
     return prompt;
   }
