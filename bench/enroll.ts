@@ -11,7 +11,6 @@ import { pino } from 'pino';
 import { startTimbre } from '../src/app.js';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { loadConfig } from '../src/config.js';
-import type { PreviewEngine } from '../src/engines/preview/preview-engine.js';
 import { packageRoot } from '../src/paths.js';
 import { percentile, printTable, timeEach } from './stats.js';
 
@@ -31,7 +30,7 @@ function ffmpegDecode(file: string): Promise<void> {
 const dataDir = mkdtempSync(join(tmpdir(), 'timbre-bench-'));
 const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, PORT: '0' });
 const running = await startTimbre(config, { logger: pino({ level: 'silent' }) });
-await (running.engine as PreviewEngine).warmedUp();
+await running.engine.ready();
 const endpoint = `${running.url}/api/v1/services/audio/tts/customization`;
 const headers = { authorization: `Bearer ${running.defaultKey}`, 'content-type': 'application/json' };
 
@@ -48,7 +47,7 @@ async function startWithoutEncoder(): Promise<Awaited<ReturnType<typeof startTim
   mkdirSync(modelsDir);
   for (const file of ['silero_vad.onnx', 'moonshine-tiny-encoder.onnx', 'moonshine-tiny-decoder.onnx']) symlinkSync(join(config.modelsDir, file), join(modelsDir, file));
   const server = await startTimbre(loadConfig({ TIMBRE_DATA_DIR: join(dataDir, 'without-encoder'), TIMBRE_MODELS_DIR: modelsDir, PORT: '0' }), { logger: pino({ level: 'silent' }) });
-  await (server.engine as PreviewEngine).warmedUp();
+  await server.engine.ready();
   return server;
 }
 

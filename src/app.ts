@@ -163,7 +163,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
     fetchPolicy: { allowCidrs: config.fetchAllowCidrs, timeoutMs: config.fetchTimeoutMs, maxBytes: config.fetchMaxBytes },
     decodeTimeoutMs: config.decodeTimeoutMs,
   });
-  const engine = await PreviewEngine.start({ threads: config.engineThreads, maxQueued: config.engineQueue, cacheDir: config.cacheDir, warmUp: config.warmUp });
+  const engine = await PreviewEngine.start({ threads: config.engineThreads, maxQueued: config.engineQueue, cacheDir: config.cacheDir });
   const neural = await loadNeuralEngines(config, logger);
   const transcriber: Transcriber | null = openMoonshine(config.modelsDir, config.engineThreads, config.engineQueue);
   if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');

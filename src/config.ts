@@ -101,13 +101,6 @@ export const settings = {
   },
   cacheDir: { env: 'TIMBRE_CACHE_DIR', flag: 'cache-dir', schema: z.string(), fallback: '', help: 'folder for measured engine tables (default: the data dir)' },
   engineThreads: { env: 'TIMBRE_ENGINE_THREADS', flag: 'engine-threads', schema: positiveInt, fallback: String(availableParallelism()), help: 'synthesis worker threads (default: cores)' },
-  warmUp: {
-    env: 'TIMBRE_WARM_UP',
-    flag: 'warm-up',
-    schema: bool,
-    fallback: 'true',
-    help: 'after start, run each synthesizer thread once through a voice\'s analysis and synthesis (about 2 s of CPU), so the first voice is not the one that pays for loading',
-  },
   promptWaitSeconds: {
     env: 'TIMBRE_PROMPT_WAIT_SECONDS',
     flag: 'prompt-wait-seconds',

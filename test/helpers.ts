@@ -54,9 +54,7 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}, clock?: Clock, logLines?: Record<string, unknown>[]): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'timbre-test-'));
   mkdirSync(testCacheDir, { recursive: true });
-  // No warm-up after start: each of the suite's many servers would spend two seconds of CPU on it
-  // beside the tests that run meanwhile (test/preview-engine.test.ts covers it).
-  const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, TIMBRE_CACHE_DIR: testCacheDir, PORT: '0', HOST: '127.0.0.1', TIMBRE_WARM_UP: 'false', ...env });
+  const config = loadConfig({ TIMBRE_DATA_DIR: dataDir, TIMBRE_CACHE_DIR: testCacheDir, PORT: '0', HOST: '127.0.0.1', ...env });
   // Log lines can be collected, for tests that watch what the server did.
   const logger = logLines
     ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) })

@@ -166,7 +166,6 @@ export class PreviewEngine implements Engine {
   readonly sampleRate: number;
   private readonly pool: EspeakPool;
   private readonly calibrations = new Map<string, Promise<Calibration>>();
-  private warming: Promise<void> = Promise.resolve();
 
   private constructor(
     pool: EspeakPool,
@@ -179,38 +178,13 @@ export class PreviewEngine implements Engine {
 
   /**
    * `cacheDir` keeps tables measured here across starts (only when the shipped ones are out of
-   * date); `measureOnly`: load and measure nothing at start (`npm run calibrate` measures itself);
-   * `warmUp`: run each thread once through a voice's analysis and synthesis after start.
+   * date); `measureOnly`: load and measure nothing at start (`npm run calibrate` measures itself).
    */
-  static async start(options: { threads: number; maxQueued: number; cacheDir: string | null; measureOnly?: boolean; warmUp?: boolean }): Promise<PreviewEngine> {
+  static async start(options: { threads: number; maxQueued: number; cacheDir: string | null; measureOnly?: boolean }): Promise<PreviewEngine> {
     const pool = new EspeakPool(options.threads, options.maxQueued);
     const engine = new PreviewEngine(pool, await pool.sampleRate(), options.cacheDir);
-    if (!options.measureOnly) {
-      const ready = engine.ready();
-      ready.catch(() => undefined);
-      if (options.warmUp) {
-        engine.warming = ready.then(() => engine.warmUp(options.threads));
-        engine.warming.catch(() => undefined);
-      }
-    }
+    if (!options.measureOnly) engine.ready().catch(() => undefined);
     return engine;
-  }
-
-  /** Resolves once the warm-up after start has run (at once without one); rejects if it failed. */
-  warmedUp(): Promise<void> {
-    return this.warming;
-  }
-
-  /**
-   * Runs every thread once through what a new voice and its first synthesis run: espeak-ng
-   * loads a voice's data on first use, and V8 compiles the analysis and the correction's
-   * filter lazily, which made the first create's analysis on a fresh start take 0.75 s and
-   * its first audio come 20-40 ms late. espeak's own reading stands in for a reference.
-   */
-  private async warmUp(threads: number): Promise<void> {
-    const reference = await this.collect(correctionText, { ...espeakDefaults, voice: `${espeakDefaults.voice}+${variants[0].name}` });
-    const prompts = await Promise.all(Array.from({ length: threads }, () => this.prepareVoice(reference)));
-    await Promise.all(prompts.map((prompt) => collectAudio(this.synthesize('Good morning.', prompt), this.sampleRate)));
   }
 
   private collect(text: string, settings: EspeakSettings): Promise<Audio> {
