@@ -224,7 +224,8 @@ describe('ZipVoice engine through the API (synthetic model)', () => {
 
   it('takes the transcript from text, or from Moonshine for English, and keeps it with the voice', async () => {
     const account = (await server.running.keys.authenticate(server.key))!;
-    const promptOf = async (voice: string) => JSON.parse((await server.preparedVoice(account.id, voice))!.voicePrompt!) as { engine: string; referenceText: string };
+    // Read without waiting for any analysis after the create: this prompt is stored with the voice.
+    const promptOf = async (voice: string) => JSON.parse((await server.running.repository.findVoice(account.id, voice))!.voicePrompt!) as { engine: string; referenceText: string };
     const withText = await server.enroll(createBody({ target_model: model, preferred_name: 'zvtext', text: '我的声音', language: 'zh' }, dataUrl('low.wav')));
     assert.equal(withText.status, 200, JSON.stringify(withText.body));
     assert.deepEqual(await promptOf(withText.body.output.voice).then((prompt) => [prompt.engine, prompt.referenceText]), ['zipvoice', '我的声音']);

@@ -113,6 +113,10 @@ export class VoiceService {
       const verdict = await speakerVerdict;
       const heard = await transcript;
       if (engine.needsTranscript && !heard) throw new TranscriptRequired(engine.id, request.language);
+      // A prompt that holds a transcript heard now is made before the voice is stored: the voice
+      // keeps only the client's `text`, so that prompt could not be made again later (it is
+      // cheap: the reference and its transcript). Every other analysis follows the answer.
+      const promptNow = engine.needsTranscript ? await engine.prepareVoice(prepared.reference, heard, request.language) : null;
       if (verdict?.doubt) fallbackReasons.push(verdict.doubt);
       const verification = verdict?.verification;
       const voice: VoiceRecord = {
@@ -131,7 +135,7 @@ export class VoiceService {
         originalMediatype: prepared.originalMediatype,
         referenceBlob,
         referenceSampleRate,
-        voicePrompt: null,
+        voicePrompt: promptNow ? JSON.stringify(promptNow) : null,
         consent: consent
           ? JSON.stringify({ method: consent.method, statement: consent.statement, givenBy: consent.givenBy, recordedAt: now, accountId: account.id, ...(verification ? { verification } : {}) } satisfies ConsentRecord)
           : null,
@@ -139,7 +143,7 @@ export class VoiceService {
       const outcome = await this.repository.insertVoiceWithinQuota(voice, this.rules.quota, request.actor);
       if (!outcome.inserted) throw new QuotaExceeded(this.rules.quota, outcome.voiceCount);
       // The engine analyses the reference now that the voice is durable, so synthesis never has to.
-      this.prompts.prepareInBackground(voice, engine, () => engine.prepareVoice(prepared.reference, heard, request.language));
+      if (!promptNow) this.prompts.prepareInBackground(voice, engine, () => engine.prepareVoice(prepared.reference, heard, request.language));
       this.onCreated(voice);
       return { voice, fallbackReason: voice.fallbackReason };
     } catch (error) {
