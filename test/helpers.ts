@@ -105,11 +105,17 @@ export async function postJson(server: TestServer, path: string, body: unknown, 
   });
 }
 
-/** Creates a voice from a test recording for `targetModel`; returns its name. */
+/**
+ * Creates a voice from a test recording for `targetModel`; returns its name once the engine's
+ * analysis that follows the create is stored, as a voice is by the time a person has typed
+ * what it should say (test/voice-preparation.test.ts covers speaking before that).
+ */
 export async function createVoice(server: TestServer, targetModel: string, file = 'low.wav', key: string = server.key): Promise<string> {
   const created = await server.enroll(createBody({ target_model: targetModel, preferred_name: 'speaker' }, dataUrl(file)), key);
   if (created.status !== 200) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
-  return created.body.output.voice as string;
+  const voice = created.body.output.voice as string;
+  await server.running.prompts.settled(voice);
+  return voice;
 }
 
 export interface ProbedAudio {
