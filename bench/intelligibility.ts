@@ -51,20 +51,20 @@ try {
     // a voice's figure swing by up to 20 points between runs of this bench.
     let adaptedErrors = 0;
     let plainErrors = 0;
-    const rates: number[] = [];
     const settingsSeen: string[] = [];
     let voice = '';
     let outputRate = 0;
+    let referenceRate = 0;
     for (let run = 0; run < runs; run += 1) {
       const prompt = await engine.prepareVoice(reference);
       const settings = await engine.settingsFor(prompt, 'en', {});
       settingsSeen.push(`${settings.wordsPerMinute}`);
       voice = settings.voice;
-      rates.push(prompt.stats.syllableRate);
       const speakAdapted = (text: string) => collectAudio(engine.synthesize(text, prompt, { language: 'en' }), engine.sampleRate);
       adaptedErrors += await wordErrorRateOver(transcriber, sentences, speakAdapted);
       plainErrors += await wordErrorRateOver(transcriber, sentences, (text) => collectAudio(engine.synthesizeBare(text, { wordsPerMinute: settings.wordsPerMinute }), engine.sampleRate));
       if (run === 0) outputRate = analyseVoice(await speakAdapted(sentences.join(' '))).syllableRate;
+      referenceRate = prompt.stats.syllableRate;
     }
     const adapted = adaptedErrors / runs;
     const plain = plainErrors / runs;
@@ -72,7 +72,7 @@ try {
     rows.push([
       name,
       `${voice} ${[...new Set(settingsSeen)].join('/')} wpm`,
-      `${rates[0]!.toFixed(2)} → ${outputRate.toFixed(2)}`,
+      `${referenceRate.toFixed(2)} → ${outputRate.toFixed(2)}`,
       percent(adapted),
       percent(plain),
       (adapted / plain).toFixed(2),

@@ -26,7 +26,7 @@ import { AudioRejected } from '../src/errors.js';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { ReferenceIntake } from '../src/audio/intake.js';
 import { SpeakerEncoder, speakerEncoderPath, speakerEncoderThreads, speakerSimilarity } from '../src/audio/speaker/encoder.js';
-import { collectAudio, type Audio } from '../src/audio/types.js';
+import { collectAudio, joinSamples, type Audio } from '../src/audio/types.js';
 import { SpeechDetector } from '../src/audio/vad.js';
 import { encodeWav } from '../src/audio/wav.js';
 import type { Engine } from '../src/engines/engine.js';
@@ -90,11 +90,7 @@ const analyseUpload = async (audio: Audio, options = {}) => analyseIntake(encode
 const embedUpload = async (audio: Audio) => (await analyseUpload(audio)).embedding;
 const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const share = (values: number[], test: (value: number) => boolean) => `${((values.filter(test).length / values.length) * 100).toFixed(2)} %`;
-const joined16k = (...parts: Float32Array[]): Audio => {
-  const samples = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-  parts.reduce((offset, part) => (samples.set(part, offset), offset + part.length), 0);
-  return { samples, sampleRate: 16000 };
-};
+const joined16k = (...parts: Float32Array[]): Audio => ({ samples: joinSamples(parts), sampleRate: 16000 });
 
 try {
   await preview.ready();

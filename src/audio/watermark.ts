@@ -25,6 +25,7 @@ import { Worker } from 'node:worker_threads';
 import FFT from 'fft.js';
 import type { ResamplerPool } from './resampler.js';
 import { rms } from './analysis.js';
+import { joinSamples } from './types.js';
 
 const detectionRate = 16000;
 /** One second: whole samples at every engine rate. */
@@ -215,13 +216,7 @@ export class WatermarkKey {
       // Four periods through the resampler; the last whole period is in steady state.
       const resampler = await this.resamplers.acquire(detectionRate, sampleRate);
       try {
-        const parts = [resampler.process(band), resampler.process(band), resampler.process(band), resampler.process(band)];
-        const all = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-        let offset = 0;
-        for (const part of parts) {
-          all.set(part, offset);
-          offset += part.length;
-        }
+        const all = joinSamples([resampler.process(band), resampler.process(band), resampler.process(band), resampler.process(band)]);
         resampled.push(all.slice(all.length - 2 * periodSamples, all.length - periodSamples));
       } finally {
         resampler.release();

@@ -5,6 +5,7 @@ import createModule from '@echogarden/espeak-ng-emscripten';
 import { analyseVoice, spectrumBands } from '../../audio/analysis.js';
 import { OctaveBiquad } from '../../audio/biquad.js';
 import { resampleLinear } from '../../audio/resampler.js';
+import { joinSamples } from '../../audio/types.js';
 import { correctionLayout } from '../../audio/spectral-frames.js';
 import type { EspeakSettings, FromWorker, ToWorker } from './espeak-protocol.js';
 import { CorrectionFilter, spectralCorrection } from './spectral-correction.js';
@@ -87,9 +88,7 @@ function speak(text: string, settings: EspeakSettings, onChunk: (samples: Float3
 function spoken(text: string, settings: EspeakSettings): Float32Array {
   const parts: Float32Array[] = [];
   speak(text, settings, (samples) => parts.push(samples));
-  const sample = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-  parts.reduce((offset, part) => (sample.set(part, offset), offset + part.length), 0);
-  return sample;
+  return joinSamples(parts);
 }
 
 function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
@@ -98,37 +97,28 @@ function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
   send({ type: 'corrected', job: message.job, correction: measured });
 }
 
-port.on('message', (message: ToWorker) => {
-  if (message.type === 'analyse') {
-    try {
-      send({ type: 'analysed', job: message.job, stats: analyseVoice({ samples: message.samples, sampleRate: message.sampleRate }) });
-    } catch (error) {
-      send({ type: 'failed', job: message.job, message: (error as Error).message });
-    }
-    return;
-  }
-  if (message.type === 'correct') {
-    try {
-      correction(message);
-    } catch (error) {
-      send({ type: 'failed', job: message.job, message: (error as Error).message });
-    }
-    return;
-  }
+/** Streams espeak's reading of `text`, through the voice's correction (or EQ) and gain, chunk by chunk. */
+function synthesis(message: Extract<ToWorker, { type: 'synthesize' }>): void {
   const { job, text, settings } = message;
+  const corrector = settings.correction ? new CorrectionFilter(settings.correction, { ...correctionLayout, sampleRate }) : null;
+  const filters = corrector ? [] : peakingFilters(settings.eqGainsDb);
+  const emit = (samples: Float32Array<ArrayBuffer>) => {
+    if (samples.length === 0) return;
+    filterInPlace(samples, filters, settings.gain);
+    send({ type: 'chunk', job, samples }, [samples.buffer]);
+  };
+  speak(text, settings, (samples) => emit(corrector ? corrector.push(samples) : samples));
+  if (corrector) emit(corrector.flush());
+  send({ type: 'done', job });
+}
+
+port.on('message', (message: ToWorker) => {
   try {
-    const corrector = settings.correction ? new CorrectionFilter(settings.correction, { ...correctionLayout, sampleRate }) : null;
-    const filters = corrector ? [] : peakingFilters(settings.eqGainsDb);
-    const emit = (samples: Float32Array<ArrayBuffer>) => {
-      if (samples.length === 0) return;
-      filterInPlace(samples, filters, settings.gain);
-      send({ type: 'chunk', job, samples }, [samples.buffer]);
-    };
-    speak(text, settings, (samples) => emit(corrector ? corrector.push(samples) : samples));
-    if (corrector) emit(corrector.flush());
-    send({ type: 'done', job });
+    if (message.type === 'analyse') send({ type: 'analysed', job: message.job, stats: analyseVoice({ samples: message.samples, sampleRate: message.sampleRate }) });
+    else if (message.type === 'correct') correction(message);
+    else synthesis(message);
   } catch (error) {
-    send({ type: 'failed', job, message: (error as Error).message });
+    send({ type: 'failed', job: message.job, message: (error as Error).message });
   }
 });
 

@@ -36,8 +36,8 @@ const calibrationText =
   'My sister called at lunch to ask if I could help her move on Saturday. I told her I would bring some boxes and my old van.';
 /**
  * What espeak reads at enrollment to compare itself with the reference (about 7 s at an
- * ordinary rate): the calibration text's first sentences, plain everyday sounds. The whole
- * text took 25 s of speech and four times as long to read and compare.
+ * ordinary rate): the calibration text's first sentences, plain everyday sounds. Comparing
+ * the whole text (25 s) took four times as long; the whole text is still read, to judge the pace.
  */
 const correctionText = calibrationText.split(/(?<=\.) /).slice(0, 3).join(' ');
 const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
