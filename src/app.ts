@@ -15,7 +15,7 @@ import { resamplers } from './audio/resampler.js';
 import { WatermarkKey } from './audio/watermark.js';
 import { ProvenanceService } from './voices/provenance.js';
 import { referenceLimits } from './audio/reference.js';
-import { SpeechDetector } from './audio/vad.js';
+import { SpeechDetectorThread } from './audio/vad.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Engine } from './engines/engine.js';
 import { installedModels } from './engines/neural/installed.js';
@@ -27,6 +27,7 @@ import { EngineRouter, engineAssignments } from './engines/router.js';
 import { RateLimiter } from './accounts/rate-limit.js';
 import { GeneratedAudioStore } from './speech/generated-audio.js';
 import { SpeechService } from './speech/speech-service.js';
+import { splitSentences } from './speech/sentences.js';
 import { Metrics } from './metrics.js';
 import { packageVersion } from './paths.js';
 import { targetModels } from './voices/rules.js';
@@ -147,6 +148,12 @@ export async function loadNeuralEngines(
   return loaded;
 }
 
+/**
+ * Uploads that may wait for the VAD's thread (about 0.1 s each): not the synthesis queue's
+ * setting, which may be 0, and concurrent creates were never refused for the VAD.
+ */
+const vadJobsWaiting = 256;
+
 /** Starts the whole service: store, audio intake, jobs, HTTP. */
 export async function startTimbre(config: Config, options: StartOptions = {}): Promise<RunningTimbre> {
   // Before anything is opened: a refused start leaves nothing running.
@@ -158,7 +165,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   const { repository, blobs, shared } = await openStore(config);
   const keys = new KeyService(repository, clock);
   const defaultKey = await ensureNewcomerKey(keys, config.dataDir);
-  const detector = new SpeechDetector(join(config.modelsDir, 'silero_vad.onnx'), referenceLimits.maxReferenceSeconds);
+  const detector = new SpeechDetectorThread(join(config.modelsDir, 'silero_vad.onnx'), referenceLimits.maxReferenceSeconds, vadJobsWaiting);
   const intake = new ReferenceIntake(detector, {
     fetchPolicy: { allowCidrs: config.fetchAllowCidrs, timeoutMs: config.fetchTimeoutMs, maxBytes: config.fetchMaxBytes },
     decodeTimeoutMs: config.decodeTimeoutMs,
@@ -173,15 +180,21 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   for (const rate of new Set([engine, ...neural].map((each) => each.sampleRate))) {
     if (rate !== dashscopeSampleRate) void resamplers.acquire(rate, dashscopeSampleRate).then((converter) => converter.release(), () => undefined);
   }
+  // ICU loads its sentence-break rules with the first sentence segmenter (10-12 ms measured),
+  // which would otherwise hold up the first synthesis after a start.
+  splitSentences('Timbre starts. It speaks at once.', 'en');
   logger.info({ engines: engines.assignments(targetModels) }, 'engines serving each target model');
   // The installation's watermark key, shared by every node through the store.
   // Made even while marking is off, so turning it on later keeps one key per installation.
   const keyBytes = Buffer.from(await repository.settingOrInsert('watermark_key', randomBytes(32).toString('base64')), 'base64');
   const watermarkKey = config.watermark ? new WatermarkKey(keyBytes, resamplers) : null;
   if (!config.watermark) logger.warn('watermarking is off (TIMBRE_WATERMARK=false): outputs carry no mark and /v1/watermark/detect is refused');
-  // A new voice's watermark is computed now, not on its first synthesis (15-20 ms of CPU).
-  const prepareMark = (voice: VoiceRecord) =>
-    void watermarkKey?.markFor({ accountId: voice.accountId, voiceName: voice.name }, engines.forModel(voice.targetModel, voice.language).sampleRate).catch(() => undefined);
+  // A new voice's watermark is made once its create has answered, not by its first synthesis.
+  const prepareMark = (voice: VoiceRecord): void => {
+    setImmediate(() => {
+      void watermarkKey?.markFor({ accountId: voice.accountId, voiceName: voice.name }, engines.forModel(voice.targetModel, voice.language).sampleRate).catch(() => undefined);
+    });
+  };
   const speakerEncoder = openSpeakerEncoder(config.modelsDir, speakerEncoderThreads, config.engineQueue);
   if (speakerEncoder === null) {
     logger.info('the speaker encoder is not installed: no spoken-consent verification or one-voice check (`npx timbre models pull speaker-encoder` adds them)');
@@ -258,6 +271,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
       await engines.close();
       await transcriber?.close();
       await speakerEncoder?.close();
+      await detector.close();
     },
   };
 }

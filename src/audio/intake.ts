@@ -4,7 +4,7 @@ import { fetchAudioUrl, type FetchPolicy } from './fetch-url.js';
 import { prepareReference, referenceLimits, speechPieces, type PreparedReference } from './reference.js';
 import { anyOutputMediatypes, parseAudioData } from './source.js';
 import type { Audio } from './types.js';
-import { vadSampleRate, type SpeechDetector, type SpeechSpan } from './vad.js';
+import { vadSampleRate, type SpeechFinder, type SpeechSpan } from './vad.js';
 
 /** Rate of stored references: what the neural engines take, and enough for any output. */
 export const referenceSampleRate = 24000;
@@ -27,7 +27,7 @@ export interface IntakeResult extends PreparedReference {
 /** From `audio.data` to a prepared reference: read or fetch, decode, find speech, trim. */
 export class ReferenceIntake {
   constructor(
-    private readonly detector: SpeechDetector,
+    private readonly detector: SpeechFinder,
     private readonly options: IntakeOptions,
   ) {}
 
@@ -58,7 +58,7 @@ export class ReferenceIntake {
     });
     const full = decoded.byRate.get(referenceSampleRate)!;
     const at16k = decoded.byRate.get(vadSampleRate)!;
-    const spans = this.detector.detect(at16k);
+    const spans = await this.detector.detect(at16k);
     const prepared = prepareReference(full, spans, decoded.sourceSampleRate);
     return { ...prepared, originalMediatype, speech16k: speechPieces(at16k, spans, referenceLimits.maxReferenceSeconds), upload16k: at16k, speechSpans: spans };
   }

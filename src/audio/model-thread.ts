@@ -1,6 +1,6 @@
-// One onnxruntime model on a worker thread of its own: onnxruntime-node's `run()` blocks the
-// thread it is called on for the whole inference, so models that listen (the recognizer, the
-// speaker encoder) run here, one job at a time, with a bounded queue in front.
+// One model on a worker thread of its own: onnxruntime-node's `run()` and sherpa-onnx's VAD
+// block the thread they are called on, so models that listen (the recognizer, the speaker
+// encoder, the VAD) run here, one job at a time, with a bounded queue in front.
 import { parentPort, Worker } from 'node:worker_threads';
 import { JobQueue } from '../engines/queue.js';
 

@@ -19,13 +19,11 @@ const idlePerRatePair = 16;
 
 /** Converters by rate pair, reused: creating one instantiates a WebAssembly module (3-15 ms). */
 export class ResamplerPool {
-  private readonly idle = new Map<string, Converter[]>();
+  /** Idle converters for streams (`full`) and for whole signals (`simple`), kept apart: a `simple` call leaves a converter's `full` state unusable (NaN out). */
+  private readonly idle = { streaming: new Map<string, Converter[]>(), whole: new Map<string, Converter[]>() };
 
   async acquire(inputRate: number, outputRate: number): Promise<Resampler> {
-    const pairKey = `${inputRate}>${outputRate}`;
-    const converter =
-      this.idle.get(pairKey)?.pop() ??
-      (await libsamplerate.create(1, inputRate, outputRate, { converterType: libsamplerate.ConverterType.SRC_SINC_FASTEST }));
+    const converter = await this.take(this.idle.streaming, inputRate, outputRate);
     let released = false;
     return {
       // `full` keeps state between calls; its result is a view into WebAssembly memory, so copy it.
@@ -34,15 +32,40 @@ export class ResamplerPool {
         if (released) return;
         released = true;
         converter.full(flushSamples);
-        const idle = this.idle.get(pairKey) ?? [];
-        if (idle.length < idlePerRatePair) {
-          idle.push(converter);
-          this.idle.set(pairKey, idle);
-        } else {
-          converter.destroy();
-        }
+        this.giveBack(this.idle.streaming, converter);
       },
     };
+  }
+
+  /**
+   * Resamples one whole signal from a fresh filter state (libsamplerate's one-call API): the
+   * same input gives the same output, whatever the pooled converter did before.
+   */
+  async resampleWhole(samples: Float32Array, inputRate: number, outputRate: number): Promise<Float32Array> {
+    const converter = await this.take(this.idle.whole, inputRate, outputRate);
+    try {
+      return converter.simple(samples).slice();
+    } finally {
+      this.giveBack(this.idle.whole, converter);
+    }
+  }
+
+  private async take(shelf: Map<string, Converter[]>, inputRate: number, outputRate: number): Promise<Converter> {
+    return (
+      shelf.get(`${inputRate}>${outputRate}`)?.pop() ??
+      (await libsamplerate.create(1, inputRate, outputRate, { converterType: libsamplerate.ConverterType.SRC_SINC_FASTEST }))
+    );
+  }
+
+  private giveBack(shelf: Map<string, Converter[]>, converter: Converter): void {
+    const pairKey = `${converter.inputSampleRate}>${converter.outputSampleRate}`;
+    const idle = shelf.get(pairKey) ?? [];
+    if (idle.length < idlePerRatePair) {
+      idle.push(converter);
+      shelf.set(pairKey, idle);
+    } else {
+      converter.destroy();
+    }
   }
 }
 

@@ -195,14 +195,24 @@ export class WatermarkKey {
     const cacheKey = `${sampleRate}:${identity.accountId}/${identity.voiceName}`;
     let mark = this.atRate.get(cacheKey);
     if (!mark) {
-      mark = this.resampledPeriod(identity, sampleRate);
+      mark = this.markPeriod(identity, sampleRate);
       if (this.atRate.size >= 128) this.atRate.delete(this.atRate.keys().next().value!);
       this.atRate.set(cacheKey, mark);
+      // A failed mark is made again by the next synthesis that needs it, not remembered.
+      mark.catch(() => {
+        if (this.atRate.get(cacheKey) === mark) this.atRate.delete(cacheKey);
+      });
     }
     return mark;
   }
 
-  private async resampledPeriod(identity: WatermarkIdentity, sampleRate: number): Promise<MarkBands> {
+  /**
+   * One period of the voice's mark, made afresh: 80-100 ms of CPU (keyed noise, band filters,
+   * resampling), given back to the event loop between bands so no stream waits more than about
+   * 25 ms for it. (On a worker thread instead, the first request after a fresh start found the
+   * event loop's resampler cold: its first chunks took 10-35 ms each, not 0.3 ms.)
+   */
+  async markPeriod(identity: WatermarkIdentity, sampleRate: number): Promise<MarkBands> {
     const identityBands = keyedBands(this.key, identityLabel(identity)).bands;
     const combined = this.presenceBands.map((presence, band) => {
       const both = new Float32Array(period16k);
@@ -213,14 +223,11 @@ export class WatermarkKey {
     const periodSamples = sampleRate * periodSeconds;
     const resampled: Float32Array[] = [];
     for (const band of combined) {
-      // Four periods through the resampler; the last whole period is in steady state.
-      const resampler = await this.resamplers.acquire(detectionRate, sampleRate);
-      try {
-        const all = joinSamples([resampler.process(band), resampler.process(band), resampler.process(band), resampler.process(band)]);
-        resampled.push(all.slice(all.length - 2 * periodSamples, all.length - periodSamples));
-      } finally {
-        resampler.release();
-      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Three periods resampled whole (from a fresh filter state, so a voice's mark is the same
+      // wherever it is made); the middle one is in steady state.
+      const all = await this.resamplers.resampleWhole(joinSamples([band, band, band]), detectionRate, sampleRate);
+      resampled.push(all.slice(periodSamples, 2 * periodSamples));
     }
     return resampled;
   }

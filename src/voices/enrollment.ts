@@ -106,10 +106,11 @@ export class VoiceService {
       // Both files are durable before the row exists, and the row is committed before the
       // API answers: an acknowledged voice is whole; a crash in between leaves orphan files
       // that the start-up sweep removes.
-      await this.blobs.adopt(originalBlob, originalFile);
-      blobKeys.push(originalBlob);
-      await this.blobs.put(referenceBlob, encodeWav(prepared.reference));
-      blobKeys.push(referenceBlob);
+      // Written side by side (each waits on its own fsyncs); both settle before a failure is
+      // cleaned up, so no file lands after its removal.
+      blobKeys.push(originalBlob, referenceBlob);
+      const written = await Promise.allSettled([this.blobs.adopt(originalBlob, originalFile), this.blobs.put(referenceBlob, encodeWav(prepared.reference))]);
+      for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
       const verdict = await speakerVerdict;
       const heard = await transcript;
       if (engine.needsTranscript && !heard) throw new TranscriptRequired(engine.id, request.language);

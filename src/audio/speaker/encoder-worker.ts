@@ -8,7 +8,12 @@ import type { EncoderRequest, EncoderResult } from './encoder-protocol.js';
 const { modelPath, threads } = workerData as { modelPath: string; threads: number };
 
 serveModelThread<EncoderRequest, EncoderResult>(async () => {
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    // onnxruntime's pool otherwise busy-waits after each job, taking a core from the synthesizers.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
   return async (request) => {
     const steps = request.partialFrames.length / request.partialCount;
     const outputs = await session.run({

@@ -14,10 +14,12 @@ import { centredFrames, frameCount, resemblyzerMel } from './mel.js';
 export const speakerEncoderFiles = { folder: 'speaker-encoder', graph: 'voice-encoder.onnx' } as const;
 
 /**
- * onnxruntime threads for the encoder: one, because on every create it runs beside the
- * engine's analysis of the reference, and two threads there only contend with it.
+ * onnxruntime threads for the encoder: two, since the engine's analysis of a new voice follows
+ * the create's answer and no longer runs beside the one-voice check (measured on a 20 s
+ * create: the check held the answer 50 ms with one thread, 20 ms with two). Its threads do not
+ * spin between jobs (see encoder-worker.ts), so an idle encoder takes no CPU from synthesis.
  */
-export const speakerEncoderThreads = 1;
+export const speakerEncoderThreads = 2;
 
 /** Resemblyzer's `audio_norm_target_dBFS`, raised to only. */
 const targetDbfs = -30;
