@@ -140,45 +140,61 @@ describe('watermark: robust detection of every output', () => {
   // Moonshine-tiny on espeak-ng speech is chaotic: a 0.2 dB gain change alone rewrites up to
   // a fifth of the words of some outputs (measured 0-22 % per sentence, 1-4 % on average).
   // "Unchanged" is therefore held against that floor: the mark changes transcripts no more
-  // than the gain change does (within 5 points; measured 4.2-6.7 % vs 4.1-4.3 %), and the
-  // marked outputs are understood as well as the unmarked ones (mean WER against the text
-  // within 5 points; measured +1.9 to +2.4). Every figure is printed.
-  it('is quiet (mark-to-signal about -27 dB) and changes Moonshine\'s transcript no more than a 0.2 dB gain change', async (t) => {
+  // than inaudible changes do (within 5 points), and the marked outputs are understood as well
+  // as the unmarked ones (mean WER against the text within 5 points). Both sides are averaged
+  // over several changes of each output: with one mark and one gain change per output the
+  // comparison swung by 4 points from run to run (the mark's share measured 4.2-8.4 %, the
+  // gain change's 2.5-7.1 %) and failed one clean-clone run. Every figure is printed.
+  it('is quiet (mark-to-signal about -27 dB) and changes Moonshine\'s transcript no more than inaudible changes do', async (t) => {
     const engine = server.running.engine as PreviewEngine;
     const transcriber = server.running.transcriber!;
     const hear = async (samples: Float32Array) => normaliseForComparison(await transcriber.transcribe(await resample({ samples, sampleRate: engine.sampleRate }, 16000)));
-    const totals = { plain: 0, marked: 0, markChange: 0, gainChange: 0, cases: 0 };
-    for (const voice of voices) {
+    const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+    const inaudible: Record<string, (samples: Float32Array) => Float32Array> = {
+      'gain -0.2 dB': (samples) => samples.map((sample) => sample * 0.977),
+      'gain +0.2 dB': (samples) => samples.map((sample) => sample * 1.023),
+      'one sample later': (samples) => {
+        const delayed = new Float32Array(samples.length);
+        delayed.set(samples.subarray(0, samples.length - 1), 1);
+        return delayed;
+      },
+    };
+    // Each output marked as each test voice: one presence sequence, three identity sequences.
+    const marks = await Promise.all(voices.map((voiceName) => key.markFor({ accountId, voiceName }, engine.sampleRate)));
+    const figures = { plain: [] as number[], marked: [] as number[], markChange: [] as number[], inaudibleChange: [] as number[] };
+    for (const [index, voice] of voices.entries()) {
       const record = (await server.preparedVoice(accountId, voice))!;
       const prompt = JSON.parse(record.voicePrompt!) as VoicePrompt;
-      const mark = await key.markFor({ accountId, voiceName: record.name }, engine.sampleRate);
       for (const text of texts) {
         const plain = (await collectAudio(engine.synthesize(text, prompt, { language: 'en' }), engine.sampleRate)).samples;
-        const marked = new StreamWatermarker(mark, engine.sampleRate).process(plain);
-        let signal = 0;
-        let added = 0;
-        for (let i = 0; i < plain.length; i += 1) {
-          signal += plain[i]! ** 2;
-          added += (marked[i]! - plain[i]!) ** 2;
-        }
-        const snr = 10 * Math.log10(added / signal);
-        assert.ok(snr < -24 && snr > -34, `mark-to-signal ${snr} dB`);
         const truth = normaliseForComparison(text);
-        const [heardPlain, heardMarked, heardQuieter] = [await hear(plain), await hear(marked), await hear(plain.map((sample) => sample * 0.98))];
-        totals.plain += wordErrorRate(truth, heardPlain);
-        totals.marked += wordErrorRate(truth, heardMarked);
-        totals.markChange += wordErrorRate(heardPlain, heardMarked);
-        totals.gainChange += wordErrorRate(heardPlain, heardQuieter);
-        totals.cases += 1;
-        if (totals.cases === 1) t.diagnostic(`mark-to-signal ${snr.toFixed(1)} dB`);
+        const heardPlain = await hear(plain);
+        figures.plain.push(wordErrorRate(truth, heardPlain));
+        for (const [markIndex, mark] of marks.entries()) {
+          const marked = new StreamWatermarker(mark, engine.sampleRate).process(plain);
+          if (markIndex === index) {
+            let signal = 0;
+            let added = 0;
+            for (let i = 0; i < plain.length; i += 1) {
+              signal += plain[i]! ** 2;
+              added += (marked[i]! - plain[i]!) ** 2;
+            }
+            const snr = 10 * Math.log10(added / signal);
+            assert.ok(snr < -24 && snr > -34, `mark-to-signal ${snr} dB`);
+            if (figures.marked.length === 0) t.diagnostic(`mark-to-signal ${snr.toFixed(1)} dB`);
+          }
+          const heardMarked = await hear(marked);
+          figures.marked.push(wordErrorRate(truth, heardMarked));
+          figures.markChange.push(wordErrorRate(heardPlain, heardMarked));
+        }
+        for (const change of Object.values(inaudible)) figures.inaudibleChange.push(wordErrorRate(heardPlain, await hear(change(plain))));
       }
     }
-    const mean = (total: number) => total / totals.cases;
-    const percent = (total: number) => `${(mean(total) * 100).toFixed(1)} %`;
-    t.diagnostic(`mean WER against the text: unmarked ${percent(totals.plain)}, marked ${percent(totals.marked)} (${totals.cases} outputs)`);
-    t.diagnostic(`words changed by the mark ${percent(totals.markChange)}; by a 0.2 dB gain change ${percent(totals.gainChange)}`);
-    assert.ok(mean(totals.marked) <= mean(totals.plain) + 0.05, 'the mark does not make the speech harder to understand');
-    assert.ok(mean(totals.markChange) <= mean(totals.gainChange) + 0.05, 'the mark changes transcripts no more than an inaudible gain change does');
+    const percent = (values: number[]) => `${(mean(values) * 100).toFixed(1)} %`;
+    t.diagnostic(`mean WER against the text: unmarked ${percent(figures.plain)}, marked ${percent(figures.marked)} (${figures.plain.length} outputs, ${figures.marked.length} marked)`);
+    t.diagnostic(`words changed by the mark ${percent(figures.markChange)}; by inaudible changes (${Object.keys(inaudible).join(', ')}) ${percent(figures.inaudibleChange)}`);
+    assert.ok(mean(figures.marked) <= mean(figures.plain) + 0.05, 'the mark does not make the speech harder to understand');
+    assert.ok(mean(figures.markChange) <= mean(figures.inaudibleChange) + 0.05, 'the mark changes transcripts no more than inaudible changes do');
   });
 });
 
