@@ -49,7 +49,7 @@ describe("a voice's watermark", () => {
     const keyBytes = Buffer.from(await server.running.repository.settingOrInsert('watermark_key', ''), 'base64');
     const markOf = (voiceName: string) => server.running.watermark!.markFor({ accountId, voiceName }, rate);
     const [markOfFirst, markOfSecond] = await Promise.all([markOf(first), markOf(second)]);
-    // Made afresh by another key object with its own resamplers, after the server's streams used theirs.
+    // Made afresh by other key objects: one with resamplers of its own, one with the pool the server shares.
     assert.deepEqual(markOfFirst, await new WatermarkKey(keyBytes, new ResamplerPool()).markPeriod({ accountId, voiceName: first }, rate));
     assert.deepEqual(markOfFirst, await new WatermarkKey(keyBytes, resamplers).markPeriod({ accountId, voiceName: first }, rate));
     assert.notDeepEqual(markOfFirst, markOfSecond);
