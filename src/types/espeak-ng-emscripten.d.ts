@@ -7,9 +7,15 @@ declare module '@echogarden/espeak-ng-emscripten' {
     set_range(range: number): void;
     set_volume(volume: number): void;
     get_samplerate(): number;
-    /** The callback gets each chunk of 16-bit samples; returning 1 stops synthesis. */
-    synthesize(text: string, callback: (samples: Int16Array | null, events: unknown[]) => number | void): void;
+    /** The callback gets each chunk of 16-bit samples and the events it reached; returning 1 stops synthesis. */
+    synthesize(text: string, callback: (samples: Int16Array | null, events: EspeakEvent[]) => number | void): void;
     list_voices(): { identifier: string; languages: { name: string }[] }[];
+  }
+  /** A point espeak reached: `text_position` counts characters from 1, `audio_position` milliseconds of audio. */
+  export interface EspeakEvent {
+    type: string;
+    text_position: number;
+    audio_position: number;
   }
   /** Emscripten's in-memory file system, holding espeak-ng's data folder. */
   export interface EmscriptenFs {

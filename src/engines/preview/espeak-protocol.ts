@@ -24,7 +24,8 @@ export type ToWorker =
   | { type: 'analyse'; job: number; samples: Float32Array; sampleRate: number }
   /**
    * Reads `text` at `settings` and measures the correction from that toward the reference; reads
-   * `rateText` (longer) to measure how the correction moves the syllable rate.
+   * `rateText` (longer) to measure how the correction moves the syllable rate. When `rateText`
+   * opens with `text`, it is read once and `text` is the part of that reading that says it.
    */
   | { type: 'correct'; job: number; reference: Float32Array; sampleRate: number; text: string; rateText: string; settings: EspeakSettings };
 

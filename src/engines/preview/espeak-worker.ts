@@ -1,7 +1,7 @@
 // One espeak-ng (WebAssembly) instance per worker thread: its synthesis is synchronous, so it
 // runs here and never on the event loop. Chunks are posted as they are made.
 import { parentPort, workerData } from 'node:worker_threads';
-import createModule from '@echogarden/espeak-ng-emscripten';
+import createModule, { type EspeakEvent } from '@echogarden/espeak-ng-emscripten';
 import { analyseVoice, spectrumBands } from '../../audio/analysis.js';
 import { OctaveBiquad } from '../../audio/biquad.js';
 import { resampleLinear } from '../../audio/resampler.js';
@@ -67,13 +67,17 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
-/** Sets espeak up for `settings` and synthesizes `text`, handing each chunk (as floats, before EQ and gain) to `onChunk`. */
-function speak(text: string, settings: EspeakSettings, onChunk: (samples: Float32Array<ArrayBuffer>) => void): void {
+/**
+ * Sets espeak up for `settings` and synthesizes `text`, handing each chunk (as floats, before
+ * EQ and gain) to `onChunk`, and each event espeak reached to `onEvent`.
+ */
+function speak(text: string, settings: EspeakSettings, onChunk: (samples: Float32Array<ArrayBuffer>) => void, onEvent: (event: EspeakEvent) => void = () => undefined): void {
   espeak.set_voice(timbreVariant(settings.voice, settings.formantScale));
   espeak.set_rate(settings.wordsPerMinute);
   espeak.set_pitch(settings.pitch);
   espeak.set_range(settings.range);
-  espeak.synthesize(text, (chunk) => {
+  espeak.synthesize(text, (chunk, events) => {
+    events.forEach(onEvent);
     if (Atomics.load(cancelFlag, 0) === 1) return 1;
     if (chunk && chunk.length > 0) {
       const samples = new Float32Array(chunk.length);
@@ -91,9 +95,29 @@ function spoken(text: string, settings: EspeakSettings): Float32Array {
   return joinSamples(parts);
 }
 
+/**
+ * espeak's reading of `text`, and the part of it that reads `text`'s first `prefixLength`
+ * characters: up to where the first sentence after them starts (all of it when none does).
+ */
+function spokenWithPrefix(text: string, settings: EspeakSettings, prefixLength: number): { whole: Float32Array; prefix: Float32Array } {
+  const parts: Float32Array[] = [];
+  let prefixMs: number | null = null;
+  speak(text, settings, (samples) => parts.push(samples), (event) => {
+    if (prefixMs === null && event.type === 'sentence' && event.text_position > prefixLength) prefixMs = event.audio_position;
+  });
+  const whole = joinSamples(parts);
+  const prefixEnd = prefixMs === null ? whole.length : Math.min(whole.length, Math.round((prefixMs * sampleRate) / 1000));
+  return { whole, prefix: whole.subarray(0, prefixEnd) };
+}
+
 function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
   const reference = resampleLinear(message.reference, message.sampleRate, sampleRate);
-  const measured = spectralCorrection(reference, spoken(message.text, message.settings), { ...correctionLayout, sampleRate }, spoken(message.rateText, message.settings));
+  // The correction's text opens the rate text: one reading serves both (it took two, and the
+  // second reading of the same sentences was 60-130 ms of a voice's preparation).
+  const { whole, prefix } = message.rateText.startsWith(message.text)
+    ? spokenWithPrefix(message.rateText, message.settings, message.text.length)
+    : { whole: spoken(message.rateText, message.settings), prefix: spoken(message.text, message.settings) };
+  const measured = spectralCorrection(reference, prefix, { ...correctionLayout, sampleRate }, whole);
   send({ type: 'corrected', job: message.job, correction: measured });
 }
 

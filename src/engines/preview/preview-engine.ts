@@ -37,7 +37,9 @@ const calibrationText =
 /**
  * What espeak reads at enrollment to compare itself with the reference (about 7 s at an
  * ordinary rate): the calibration text's first sentences, plain everyday sounds. Comparing
- * the whole text (25 s) took four times as long; the whole text is still read, to judge the pace.
+ * the whole text (25 s) took four times as long; the whole text is still read, to judge the
+ * pace, and these sentences are cut from that one reading (espeak marks where each sentence
+ * starts), not read a second time.
  */
 const correctionText = calibrationText.split(/(?<=\.) /).slice(0, 3).join(' ');
 const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
