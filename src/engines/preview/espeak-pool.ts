@@ -110,13 +110,14 @@ export class EspeakPool {
   }
 
   /**
-   * The spectral correction from espeak reading `text` at `settings` toward `reference`, its
-   * effect on the syllable rate read on `rateText` (see spectral-correction.ts); null: too little speech.
+   * The spectral correction from espeak reading `text`'s first `correctedLength` characters
+   * (whole sentences) at `settings` toward `reference`, its effect on the syllable rate read on
+   * all of `text` (see spectral-correction.ts); null: too little speech.
    */
-  correct(reference: Audio, text: string, rateText: string, settings: EspeakSettings): Promise<SpectralCorrection | null> {
+  correct(reference: Audio, text: string, correctedLength: number, settings: EspeakSettings): Promise<SpectralCorrection | null> {
     return this.requestWithAudio(
       reference,
-      (job, samples) => ({ type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, rateText, settings }),
+      (job, samples) => ({ type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, correctedLength, settings }),
       (message) => (message.type === 'corrected' ? message.correction : undefined),
     );
   }

@@ -23,11 +23,11 @@ export type ToWorker =
   | { type: 'synthesize'; job: number; text: string; settings: EspeakSettings }
   | { type: 'analyse'; job: number; samples: Float32Array; sampleRate: number }
   /**
-   * Reads `text` at `settings` and measures the correction from that toward the reference; reads
-   * `rateText` (longer) to measure how the correction moves the syllable rate. When `rateText`
-   * opens with `text`, it is read once and `text` is the part of that reading that says it.
+   * Reads `text` at `settings` once: the correction toward the reference is measured on the
+   * part that says its first `correctedLength` characters (whole sentences), and how the
+   * correction moves the syllable rate on all of it.
    */
-  | { type: 'correct'; job: number; reference: Float32Array; sampleRate: number; text: string; rateText: string; settings: EspeakSettings };
+  | { type: 'correct'; job: number; reference: Float32Array; sampleRate: number; text: string; correctedLength: number; settings: EspeakSettings };
 
 export type FromWorker =
   | { type: 'ready'; sampleRate: number }

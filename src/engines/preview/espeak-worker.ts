@@ -88,16 +88,10 @@ function speak(text: string, settings: EspeakSettings, onChunk: (samples: Float3
   });
 }
 
-/** All of espeak's reading of `text` at `settings`, in one array. */
-function spoken(text: string, settings: EspeakSettings): Float32Array {
-  const parts: Float32Array[] = [];
-  speak(text, settings, (samples) => parts.push(samples));
-  return joinSamples(parts);
-}
-
 /**
- * espeak's reading of `text`, and the part of it that reads `text`'s first `prefixLength`
- * characters: up to where the first sentence after them starts (all of it when none does).
+ * All of espeak's reading of `text` at `settings`, in one array, and the part of it that reads
+ * `text`'s first `prefixLength` characters: up to where the first sentence after them starts
+ * (all of it when none does).
  */
 function spokenWithPrefix(text: string, settings: EspeakSettings, prefixLength: number): { whole: Float32Array; prefix: Float32Array } {
   const parts: Float32Array[] = [];
@@ -112,11 +106,9 @@ function spokenWithPrefix(text: string, settings: EspeakSettings, prefixLength: 
 
 function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
   const reference = resampleLinear(message.reference, message.sampleRate, sampleRate);
-  // The correction's text opens the rate text: one reading serves both (it took two, and the
-  // second reading of the same sentences was 60-130 ms of a voice's preparation).
-  const { whole, prefix } = message.rateText.startsWith(message.text)
-    ? spokenWithPrefix(message.rateText, message.settings, message.text.length)
-    : { whole: spoken(message.rateText, message.settings), prefix: spoken(message.text, message.settings) };
+  // One reading serves both: it took two, and the second reading of the same sentences was
+  // 60-130 ms of a voice's preparation.
+  const { whole, prefix } = spokenWithPrefix(message.text, message.settings, message.correctedLength);
   const measured = spectralCorrection(reference, prefix, { ...correctionLayout, sampleRate }, whole);
   send({ type: 'corrected', job: message.job, correction: measured });
 }

@@ -266,7 +266,7 @@ export class PreviewEngine implements Engine {
     const settings = await this.settingsFor(prompt, language ?? 'en', {});
     // Too little speech to compare gives none: the voice keeps the octave EQ.
     // The pace is judged on the whole calibration text, as the rate tables were.
-    const correction = await this.pool.correct(reference, correctionText, calibrationText, { ...settings, eqGainsDb: [], gain: 1, correction: null });
+    const correction = await this.pool.correct(reference, calibrationText, correctionText.length, { ...settings, eqGainsDb: [], gain: 1, correction: null });
     if (correction) prompt.correction = correction;
     return prompt;
   }
