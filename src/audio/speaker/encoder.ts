@@ -28,7 +28,7 @@ const targetDbfs = -30;
  * Silero standing in for webrtcvad's aggressive mode: short pauses end a span, as webrtcvad's
  * 30 ms decisions do. Chosen by bench:speaker-equivalence (embeddings closest to Resemblyzer's).
  */
-export const encoderTrimDetection: DetectorOptions = { threshold: 0.6, minSilenceSeconds: 0.05, minSpeechSeconds: 0.05 };
+export const encoderTrimDetection: DetectorOptions = { threshold: 0.6, minSilenceSeconds: 0.05, minSpeechSeconds: 0.05, windowSamples: 512 };
 
 export interface EmbedOptions {
   /** Shorten long silences (Resemblyzer's preprocessing, with Silero VAD); false for audio already trimmed. */
