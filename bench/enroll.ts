@@ -2,7 +2,9 @@
 // each beside a baseline measured in the same run on the same machine; and the 20 s WAV create
 // on a second server without the speaker encoder (what its one-voice check costs). Each create
 // is timed on a quiet server: the engine's analysis that follows it (in the background, after
-// the answer) is waited for, untimed, before the next one.
+// the answer) is waited for, untimed, before the next one. Creates are sent and timed from a
+// client thread (see client-thread.ts); the baseline's ffmpeg is spawned from this process,
+// which hosts the server with its models loaded, so each spawn pays the fork of a large process.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { startTimbre } from '../src/app.js';
 import { ffmpegPath } from '../src/audio/ffmpeg.js';
 import { loadConfig } from '../src/config.js';
 import { packageRoot } from '../src/paths.js';
+import { ClientThread } from './client-thread.js';
 import { percentile, printTable, timeEach } from './stats.js';
 
 const audio = (name: string) => join(packageRoot, 'test', '.audio', name);
@@ -34,15 +37,32 @@ await running.engine.ready();
 const endpoint = `${running.url}/api/v1/services/audio/tts/customization`;
 const headers = { authorization: `Bearer ${running.defaultKey}`, 'content-type': 'application/json' };
 
-async function callOn(server: { url: string; defaultKey: string | null }, body: string): Promise<void> {
-  const response = await fetch(`${server.url}/api/v1/services/audio/tts/customization`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${server.defaultKey}` }, body });
+/** A request from this thread (lists: they start no work after answering). */
+async function call(body: string): Promise<void> {
+  const response = await fetch(endpoint, { method: 'POST', headers, body });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
   await response.arrayBuffer();
 }
-const call = (body: string) => callOn(running, body);
+const client = new ClientThread();
+
+type Server = Awaited<ReturnType<typeof startTimbre>>;
+
+/** `creates` creates of a registered body, each timed by the client thread, each on a quiet server. */
+async function timeCreates(server: Server, bodyName: string): Promise<number[]> {
+  const url = `${server.url}/api/v1/services/audio/tts/customization`;
+  const sent = { ...headers, authorization: `Bearer ${server.defaultKey}` };
+  await client.post(url, sent, bodyName); // warm-up
+  await server.prompts.drain();
+  const times: number[] = [];
+  for (let i = 0; i < creates; i += 1) {
+    times.push(await client.post(url, sent, bodyName));
+    await server.prompts.drain();
+  }
+  return times;
+}
 
 /** The same server on a models folder holding everything but the speaker encoder. */
-async function startWithoutEncoder(): Promise<Awaited<ReturnType<typeof startTimbre>>> {
+async function startWithoutEncoder(): Promise<Server> {
   const modelsDir = join(dataDir, 'models-without-encoder');
   mkdirSync(modelsDir);
   for (const file of ['silero_vad.onnx', 'moonshine-tiny-encoder.onnx', 'moonshine-tiny-decoder.onnx']) symlinkSync(join(config.modelsDir, file), join(modelsDir, file));
@@ -58,9 +78,8 @@ try {
       model: 'qwen-voice-enrollment',
       input: { action: 'create', target_model: 'qwen3-tts-vc-2026-01-22', preferred_name: 'bench', audio: { data: `data:${mediatype};base64,${readFileSync(audio(file)).toString('base64')}` } },
     });
-    await call(body); // warm-up
-    await running.prompts.drain();
-    const createTimes = await timeEach(creates, () => call(body), () => running.prompts.drain());
+    client.register(file, body);
+    const createTimes = await timeCreates(running, file);
     const decodeTimes = await timeEach(creates, () => ffmpegDecode(audio(file)));
     const row = (label: string, times: number[]) => [
       label,
@@ -74,9 +93,7 @@ try {
     if (file.endsWith('.wav') && running.speakerEncoder) {
       const without = await startWithoutEncoder();
       try {
-        await callOn(without, body);
-        await without.prompts.drain();
-        rows.push(row('create, 20 s wav data URL, no speaker encoder', await timeEach(creates, () => callOn(without, body), () => without.prompts.drain())));
+        rows.push(row('create, 20 s wav data URL, no speaker encoder', await timeCreates(without, file)));
       } finally {
         await without.close();
       }
@@ -100,6 +117,7 @@ try {
   printTable(rows);
   console.log(`\nlist throughput, one client: ${(lists / listSeconds).toFixed(0)} req/s; /healthz baseline ${(lists / healthSeconds).toFixed(0)} req/s (ratio ${(healthSeconds / listSeconds).toFixed(2)})`);
 } finally {
+  await client.close();
   await running.close();
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -11,6 +11,7 @@ import { openMoonshine, type Transcriber } from './audio/asr/transcriber.js';
 import { ReferenceIntake } from './audio/intake.js';
 import { openSpeakerEncoder, speakerEncoderPath, speakerEncoderThreads, type SpeakerEncoder } from './audio/speaker/encoder.js';
 import { SpeakerChecks } from './voices/speaker-check.js';
+import { launcher } from './audio/launcher.js';
 import { resamplers } from './audio/resampler.js';
 import { WatermarkKey } from './audio/watermark.js';
 import { ProvenanceService } from './voices/provenance.js';
@@ -160,6 +161,8 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   if (config.requireConsent === 'spoken' && !existsSync(speakerEncoderPath(config.modelsDir))) {
     throw new ConfigError('TIMBRE_REQUIRE_CONSENT=spoken needs the speaker encoder: run `timbre models pull speaker-encoder` (or `models add speaker-encoder --from <wheel>`)');
   }
+  // Forked while this process is still small: ffmpeg is started from it (see launcher.ts).
+  launcher.start();
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel });
   const { repository, blobs, shared } = await openStore(config);
