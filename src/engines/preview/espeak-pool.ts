@@ -60,6 +60,11 @@ export class EspeakPool {
     return pooled;
   }
 
+  /** Every thread has loaded espeak-ng. */
+  async ready(): Promise<void> {
+    await Promise.all(this.workers.map((pooled) => pooled.ready));
+  }
+
   /** The synthesizer's native rate (all workers run the same build). */
   sampleRate(): Promise<number> {
     return this.workers[0]!.ready;

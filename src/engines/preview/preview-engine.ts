@@ -325,8 +325,9 @@ export class PreviewEngine implements Engine {
     return this.pool.queue.depth();
   }
 
+  /** Every synthesizer thread has loaded and every variant's tables are read. */
   async ready(): Promise<void> {
-    await Promise.all(variants.map((variant) => this.calibration(variant.name)));
+    await Promise.all([this.pool.ready(), ...variants.map((variant) => this.calibration(variant.name))]);
   }
 
   close(): Promise<void> {
