@@ -155,7 +155,6 @@ export async function loadNeuralEngines(
  */
 const vadJobsWaiting = 256;
 
-/** Starts the whole service: store, audio intake, jobs, HTTP. */
 /** Two seconds of a quiet 150 Hz tone at 16 kHz: enough for one job of each model, and the same every start. */
 function warmUpSignal(): Float32Array {
   const samples = new Float32Array(2 * vadSampleRate);
@@ -180,6 +179,7 @@ async function warmUp(models: { detector: SpeechDetectorThread; speakerEncoder: 
   await Promise.all(runs.map(async ([what, run]) => run?.catch((error: unknown) => logger.warn({ err: error }, `${what} failed its first run at start`))));
 }
 
+/** Starts the whole service: store, audio intake, jobs, HTTP. */
 export async function startTimbre(config: Config, options: StartOptions = {}): Promise<RunningTimbre> {
   // Before anything is opened: a refused start leaves nothing running.
   if (config.requireConsent === 'spoken' && !existsSync(speakerEncoderPath(config.modelsDir))) {
