@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { ffmpegPath } from './ffmpeg.js';
+import { launcher } from './launcher.js';
 import { resamplers } from './resampler.js';
 import type { Audio } from './types.js';
 
@@ -90,8 +90,9 @@ async function* rawStream(input: AsyncIterable<Float32Array>, inputRate: number,
 
 /**
  * Streams mono float PCM into `target`: raw PCM in-process; every codec through one ffmpeg
- * process, yielding bytes as ffmpeg writes them, with input written under backpressure and
- * the process killed when the consumer stops early (or `signal`). No temporary files.
+ * process (started by the launcher process, its stdio relayed: see launcher.ts), yielding
+ * bytes as ffmpeg writes them, with input written under backpressure and the process killed
+ * when the consumer stops early (or `signal`). No temporary files.
  */
 export async function* encodeStream(
   input: AsyncIterable<Float32Array>,
@@ -104,7 +105,7 @@ export async function* encodeStream(
     return;
   }
   const args = ['-nostdin', '-hide_banner', '-v', 'error', '-probesize', '32', '-analyzeduration', '0', '-f', 'f32le', '-ar', String(inputRate), '-ac', '1', '-i', 'pipe:0', '-ac', '1', ...outputArgs(target), '-flush_packets', '1', 'pipe:1'];
-  const child = spawn(ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = launcher.spawn(ffmpegPath, args);
   const output: Buffer[] = [];
   let ended = false;
   let failure: Error | null = null;
