@@ -120,6 +120,12 @@ describe('encoding through the launcher process', () => {
       assert.ok(part.length > 0);
       break;
     }
+    // Stopping after ffmpeg has finished, with its output waiting unread.
+    for await (const part of encodeStream(inChunks(input.subarray(0, 3 * encodeRate)), encodeRate, { format: 'mp3', sampleRate: encodeRate })) {
+      assert.ok(part.length > 0);
+      await sleep(1000);
+      break;
+    }
     const abort = new AbortController();
     let received = 0;
     for await (const part of encodeStream(inChunks(input), encodeRate, { format: 'opus', sampleRate: encodeRate }, abort.signal)) {

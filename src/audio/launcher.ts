@@ -114,7 +114,11 @@ export class RelayedProcess extends EventEmitter {
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
-    if (this.exit) return false;
+    if (this.exit) {
+      // The command has ended but its last output waits unread: drop it, so 'close' comes.
+      this.stdout.destroy();
+      return false;
+    }
     this.killed = true;
     this.send({ kind: 'kill', job: this.job, signal });
     return true;
