@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,10 +32,13 @@ function toFloat32(bytes: Buffer): Float32Array {
   return samples;
 }
 
-/** A folder only this process's user can read (mode 0700), for decoded audio: made once. */
+/** A folder only this process's user can read (mode 0700), for decoded audio: made once, removed as the process exits. */
 let privateFolder: Promise<string> | null = null;
 export function decodeFolder(): Promise<string> {
-  privateFolder ??= mkdtemp(join(tmpdir(), 'timbre-decode-'));
+  privateFolder ??= mkdtemp(join(tmpdir(), 'timbre-decode-')).then((folder) => {
+    process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+    return folder;
+  });
   return privateFolder;
 }
 
