@@ -41,7 +41,7 @@ interface JobHandler {
   helperExited(): void;
 }
 
-const helperExited = () => new Error('the ffmpeg launcher process exited');
+const helperExitedError = () => new Error('the ffmpeg launcher process exited');
 
 /**
  * A command run by the helper with its stdin, stdout and stderr relayed over IPC: the part of
@@ -110,7 +110,7 @@ export class RelayedProcess extends EventEmitter {
   }
 
   helperExited(): void {
-    this.finish({ code: null, signal: null }, helperExited());
+    this.finish({ code: null, signal: null }, helperExitedError());
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
@@ -185,7 +185,7 @@ export class Launcher {
           if (message.kind === 'failed') reject(new Error(`could not start the command: ${message.message}`));
           else resolve({ code: message.code, signal: message.signal, log: message.log });
         },
-        helperExited: () => reject(helperExited()),
+        helperExited: () => reject(helperExitedError()),
       }));
       this.send({ kind: 'run', job, command, args, timeoutMs });
     });
