@@ -1,4 +1,4 @@
-// What MoonshineTranscriber sends its model thread (the answer is the text heard).
+// What MoonshineTranscriber sends its model thread, and what the thread answers.
 
 export interface MoonshineFiles {
   encoder: string;
@@ -8,4 +8,10 @@ export interface MoonshineFiles {
 export interface MoonshineRequest {
   /** Mono 16 kHz speech. */
   samples: Float32Array;
+}
+
+export interface MoonshineHeard {
+  text: string;
+  /** Decoding fell into a loop and stopped; `text` keeps one copy of the repeated block. */
+  looped: boolean;
 }

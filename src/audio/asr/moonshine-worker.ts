@@ -5,7 +5,8 @@ import { workerData } from 'node:worker_threads';
 import llamaTokenizer from 'llama-tokenizer-js';
 import * as ort from 'onnxruntime-node';
 import { serveModelThread } from '../model-thread.js';
-import type { MoonshineFiles, MoonshineRequest } from './moonshine-protocol.js';
+import type { MoonshineFiles, MoonshineHeard, MoonshineRequest } from './moonshine-protocol.js';
+import { loopAtEnd } from './repetition.js';
 
 const { files, threads } = workerData as { files: MoonshineFiles; threads: number };
 
@@ -30,6 +31,10 @@ function emptyCache(): Record<string, ort.Tensor> {
   return cache;
 }
 
+function decode(tokens: number[]): string {
+  return llamaTokenizer.decode(tokens, false, false).trim();
+}
+
 function argMaxOfLastRow(logits: ort.Tensor): number {
   const values = logits.data as Float32Array;
   const vocabulary = logits.dims[logits.dims.length - 1]!;
@@ -41,13 +46,13 @@ function argMaxOfLastRow(logits: ort.Tensor): number {
   return best;
 }
 
-async function load(): Promise<(request: MoonshineRequest) => Promise<{ result: string }>> {
+async function load(): Promise<(request: MoonshineRequest) => Promise<{ result: MoonshineHeard }>> {
   const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1 };
   const encoder = await ort.InferenceSession.create(files.encoder, options);
   const decoder = await ort.InferenceSession.create(files.decoder, options);
   const presentNames = decoder.outputNames.filter((name) => name.startsWith('present.'));
 
-  async function transcribe(samples: Float32Array): Promise<string> {
+  async function transcribe(samples: Float32Array): Promise<MoonshineHeard> {
     const encoded = await encoder.run({ input_values: new ort.Tensor('float32', samples, [1, samples.length]) });
     const hidden = encoded['last_hidden_state']!;
     const cache = emptyCache();
@@ -64,13 +69,15 @@ async function load(): Promise<(request: MoonshineRequest) => Promise<{ result: 
       next = argMaxOfLastRow(outputs['logits']!);
       if (next === endToken) break;
       tokens.push(next);
+      const loop = loopAtEnd(tokens);
+      if (loop) return { text: decode(tokens.slice(0, loop.start + loop.block)), looped: true };
       // The cross-attention cache is computed once, on the first step; self-attention grows.
       for (const name of presentNames) {
         const past = name.replace('present.', 'past_key_values.');
         if (step === 0 || past.includes('.decoder.')) cache[past] = outputs[name]!;
       }
     }
-    return llamaTokenizer.decode(tokens, false, false).trim();
+    return { text: decode(tokens), looped: false };
   }
 
   return async ({ samples }) => ({ result: await transcribe(samples) });
