@@ -219,7 +219,7 @@ function bandSpectrum(audio: Audio): number[] {
 /** Root mean square of the samples (0 for none). */
 export function rms(samples: Float32Array): number {
   let sum = 0;
-  for (const sample of samples) sum += sample * sample;
+  for (let i = 0; i < samples.length; i += 1) sum += samples[i]! * samples[i]!;
   return Math.sqrt(sum / Math.max(1, samples.length));
 }
 
@@ -232,7 +232,7 @@ export function analyseVoice(audio: Audio): VoiceStats {
   const at8k = decimate(audio);
   const pitches = trackPitch(at8k).sort((a, b) => a - b);
   let sum = 0;
-  for (const sample of audio.samples) sum += sample * sample;
+  for (let i = 0; i < audio.samples.length; i += 1) sum += audio.samples[i]! * audio.samples[i]!;
   return {
     medianF0: quantile(pitches, 0.5),
     f0RangeSemitones: pitches.length > 0 ? 12 * Math.log2(quantile(pitches, 0.9) / quantile(pitches, 0.1)) : 0,

@@ -28,7 +28,7 @@ const int16Max = 32767;
  */
 export function normalizeVolume(samples: Float32Array, targetDbfs: number, increaseOnly: boolean): Float32Array {
   let sumOfSquares = 0;
-  for (const sample of samples) sumOfSquares += (sample * int16Max) ** 2;
+  for (let i = 0; i < samples.length; i += 1) sumOfSquares += (samples[i]! * int16Max) ** 2;
   const rms = Math.sqrt(sumOfSquares / Math.max(1, samples.length));
   if (rms === 0) return samples;
   const changeDb = targetDbfs - 20 * Math.log10(rms / int16Max);
