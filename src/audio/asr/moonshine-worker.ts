@@ -16,7 +16,7 @@ const kvHeads = 8;
 const headDim = 36;
 const startToken = 1;
 const endToken = 2;
-/** A bound on tokens per second of audio that stops runaway loops; fast speech needs ~10. */
+/** A bound on tokens per second of audio, behind `loopAtEnd` for runaways it does not see; fast speech needs ~10. */
 const maxTokensPerSecond = 15;
 
 function emptyCache(): Record<string, ort.Tensor> {

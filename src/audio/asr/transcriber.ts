@@ -36,7 +36,7 @@ export class MoonshineTranscriber implements Transcriber {
     const samples = samples16k.slice();
     const heard = await this.thread.run({ samples }, [samples.buffer]);
     if (!heard.looped || samples16k.length < shortestSplit) return heard.text;
-    // A loop hides whatever follows it; the halves are each short enough to be heard whole.
+    // A loop hides whatever follows it: each half is heard on its own (and split again if it loops too).
     const middle = quietestPointInMiddleThird(samples16k);
     const halves = [await this.transcribe(samples16k.subarray(0, middle)), await this.transcribe(samples16k.subarray(middle))];
     return halves.filter((text) => text !== '').join(' ');
@@ -47,7 +47,7 @@ export class MoonshineTranscriber implements Transcriber {
   }
 }
 
-/** Start of the 30 ms window of least energy in the middle third of `samples`. */
+/** Where to split `samples`: the middle of the 30 ms of least energy in their middle third. */
 export function quietestPointInMiddleThird(samples: Float32Array): number {
   const from = Math.trunc(samples.length / 3);
   const to = Math.trunc((samples.length * 2) / 3) - splitWindow;
