@@ -45,8 +45,8 @@ describe('speech recognizer: decoding loops', () => {
     });
 
     // Greedy decoding of six copies of one phrase loops after three ("That agent is already
-    // allowed" three times, then it stops): the loop is cut, and the halves, each heard whole,
-    // give back all six. Before, a loop ran on to the token limit, and a CI run failed on a
+    // allowed" three times, then it stops): the loop is cut, and the halves (split again while
+    // they loop) give back all six. Before, a loop ran on to the token limit, and a CI run failed on a
     // transcript of "to the channel" repeated forty times in place of the slow voice's words.
     it('hears a phrase said six times six times: a loop is heard again in halves, not kept or repeated on', async () => {
       const { stdout } = await promisify(execFile)(ffmpegPath, ['-v', 'error', '-i', audioPath('human-en.wav'), '-t', '1.5', '-ac', '1', '-ar', '16000', '-f', 'f32le', '-'], { encoding: 'buffer' });
