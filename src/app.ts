@@ -174,7 +174,7 @@ async function warmUp(models: { detector: SpeechDetectorThread; speakerEncoder: 
     ['Silero VAD', models.detector.detect(tone)],
     ['the speaker encoder', models.speakerEncoder?.analyse(tone, { trimSilence: false })],
     ['the speech recognizer', models.transcriber?.transcribe(tone.samples)],
-    ['the preview engine', models.engine.ready()],
+    ['the preview engine', models.engine.rehearse()],
   ];
   await Promise.all(runs.map(async ([what, run]) => run?.catch((error: unknown) => logger.warn({ err: error }, `${what} failed its first run at start`))));
 }

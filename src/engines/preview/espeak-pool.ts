@@ -60,6 +60,10 @@ export class EspeakPool {
     return pooled;
   }
 
+  get threads(): number {
+    return this.workers.length;
+  }
+
   /** Every thread has loaded espeak-ng. */
   async ready(): Promise<void> {
     await Promise.all(this.workers.map((pooled) => pooled.ready));
