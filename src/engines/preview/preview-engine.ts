@@ -326,9 +326,10 @@ export class PreviewEngine implements Engine {
   }
 
   /**
-   * Prepares a voice from espeak's own speech once per synthesizer thread, so the first real
-   * preparation does not run cold: a 20 s reference took 1.5 s the first time in a process
-   * and 0.7 s after (2-core AMD EPYC), most of it the analysis code's first runs in the thread.
+   * Prepares as many voices from espeak's own speech as there are synthesizer threads, side by
+   * side, so each thread has run a preparation before the first real one: a 20 s reference took
+   * 1.5 s the first time in a process and 0.7 s after (2-core AMD EPYC), the difference being
+   * first runs (the JIT, espeak's first long reading in the thread).
    */
   async rehearse(): Promise<void> {
     await this.ready();
