@@ -231,15 +231,13 @@ export function measureSyllableRate(audio: Audio): number {
 export function analyseVoice(audio: Audio): VoiceStats {
   const at8k = decimate(audio);
   const pitches = trackPitch(at8k).sort((a, b) => a - b);
-  let sum = 0;
-  for (let i = 0; i < audio.samples.length; i += 1) sum += audio.samples[i]! * audio.samples[i]!;
   return {
     medianF0: quantile(pitches, 0.5),
     f0RangeSemitones: pitches.length > 0 ? 12 * Math.log2(quantile(pitches, 0.9) / quantile(pitches, 0.1)) : 0,
     syllableRate: syllableRate(at8k),
     spectrum: bandSpectrum(audio),
     envelope: spectralEnvelope(audio),
-    rmsDb: 10 * Math.log10(sum / Math.max(1, audio.samples.length) + 1e-12),
+    rmsDb: 10 * Math.log10(rms(audio.samples) ** 2 + 1e-12),
   };
 }
 
