@@ -12,7 +12,7 @@ import { ReferenceIntake } from './audio/intake.js';
 import { openSpeakerEncoder, speakerEncoderPath, speakerEncoderThreads, type SpeakerEncoder } from './audio/speaker/encoder.js';
 import { SpeakerChecks } from './voices/speaker-check.js';
 import { launcher } from './audio/launcher.js';
-import { resamplers } from './audio/resampler.js';
+import { resamplers, streamResampler } from './audio/resampler.js';
 import { WatermarkKey } from './audio/watermark.js';
 import { ProvenanceService } from './voices/provenance.js';
 import { referenceLimits } from './audio/reference.js';
@@ -202,10 +202,10 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   const transcriber: Transcriber | null = openMoonshine(config.modelsDir, config.engineThreads, config.engineQueue);
   if (transcriber === null) logger.warn('Moonshine is not installed in the models folder: `text` at create is accepted unverified (run `npm install` to unpack it)');
   const engines = routeEngines(config, [engine, ...neural]);
-  // A converter from each engine's rate to the APIs' 24 kHz made now, so the first streamed
-  // request does not instantiate one (WebAssembly, 3-15 ms) before its first bytes.
+  // The filter from each engine's rate to the APIs' 24 kHz made now (and its loop compiled), so
+  // the first streamed request does not design one before its first bytes.
   for (const rate of new Set([engine, ...neural].map((each) => each.sampleRate))) {
-    if (rate !== dashscopeSampleRate) void resamplers.acquire(rate, dashscopeSampleRate).then((converter) => converter.release(), () => undefined);
+    if (rate !== dashscopeSampleRate) streamResampler(rate, dashscopeSampleRate).process(new Float32Array(rate / 10));
   }
   // ICU loads its sentence-break rules with the first sentence segmenter (10-12 ms measured),
   // which would otherwise hold up the first synthesis after a start.

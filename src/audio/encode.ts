@@ -1,6 +1,6 @@
 import { ffmpegPath } from './ffmpeg.js';
 import { launcher } from './launcher.js';
-import { resamplers } from './resampler.js';
+import { streamResampler } from './resampler.js';
 import type { Audio } from './types.js';
 
 /** What the synthesis APIs can send: raw 16-bit PCM, containers, and raw float for internal use. */
@@ -71,21 +71,19 @@ function toPcm16(samples: Float32Array): Buffer {
 
 /** Raw PCM needs no codec: resampled in-process, so the first bytes leave at once. */
 async function* rawStream(input: AsyncIterable<Float32Array>, inputRate: number, target: EncodeTarget, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  const resampler = inputRate === target.sampleRate ? null : await resamplers.acquire(inputRate, target.sampleRate);
-  try {
-    for await (const chunk of input) {
-      if (signal?.aborted) return;
-      const converted = resampler ? resampler.process(chunk) : chunk;
-      if (converted.length === 0) continue;
-      if (target.format === 'pcm') yield toPcm16(converted);
-      else {
-        const clean = sanitised(converted);
-        yield Buffer.from(clean.buffer, clean.byteOffset, clean.byteLength);
-      }
-    }
-  } finally {
-    resampler?.release();
+  const resampler = inputRate === target.sampleRate ? null : streamResampler(inputRate, target.sampleRate);
+  const encoded = (samples: Float32Array): Buffer => {
+    if (target.format === 'pcm') return toPcm16(samples);
+    const clean = sanitised(samples);
+    return Buffer.from(clean.buffer, clean.byteOffset, clean.byteLength);
+  };
+  for await (const chunk of input) {
+    if (signal?.aborted) return;
+    const converted = resampler ? resampler.process(chunk) : chunk;
+    if (converted.length > 0) yield encoded(converted);
   }
+  const tail = resampler?.finish();
+  if (tail && tail.length > 0 && !signal?.aborted) yield encoded(tail);
 }
 
 /**

@@ -1,68 +1,56 @@
-// Sample-rate conversion inside the process, for raw PCM output. ffmpeg would do it as
-// well, but spawning it from a process of several hundred MB blocks the event loop for
-// 8-10 ms (fork copies the page tables) before the first byte; libsamplerate (compiled to
-// WebAssembly, MIT) needs no process and keeps its filter state across chunks.
+// Sample-rate conversion inside the process. ffmpeg would do it as well, but spawning it from
+// a process of several hundred MB blocks the event loop for 8-10 ms (fork copies the page
+// tables) before the first byte. Streams go through the polyphase filter (polyphase-resampler.ts);
+// whole signals (the watermark's sequences) through libsamplerate (WebAssembly, MIT).
 import libsamplerate from '@alexanderolsen/libsamplerate-js';
+import { PolyphaseResampler } from './polyphase-resampler.js';
 
 type Converter = Awaited<ReturnType<typeof libsamplerate.create>>;
 
 export interface Resampler {
   /** Resamples the next chunk of one continuous stream. */
   process(chunk: Float32Array): Float32Array;
-  /** Returns the converter for reuse (its filter history is flushed first). */
-  release(): void;
+  /** The stream's last samples; the stream ends here. */
+  finish(): Float32Array;
 }
 
-/** Enough silence to push any earlier audio out of the sinc filter's history. */
-const flushSamples = new Float32Array(2048);
+/** A resampler for one stream; synchronous, as it holds no WebAssembly instance. */
+export function streamResampler(inputRate: number, outputRate: number): Resampler {
+  return new PolyphaseResampler(inputRate, outputRate);
+}
+
 const idlePerRatePair = 16;
 
-/** Converters by rate pair, reused: creating one instantiates a WebAssembly module (3-15 ms). */
+/** libsamplerate converters by rate pair, reused: creating one instantiates a WebAssembly module (3-15 ms). */
 export class ResamplerPool {
-  /** Idle converters for streams (`full`) and for whole signals (`simple`), kept apart: a `simple` call leaves a converter's `full` state unusable (NaN out). */
-  private readonly idle = { streaming: new Map<string, Converter[]>(), whole: new Map<string, Converter[]>() };
-
-  async acquire(inputRate: number, outputRate: number): Promise<Resampler> {
-    const converter = await this.take(this.idle.streaming, inputRate, outputRate);
-    let released = false;
-    return {
-      // `full` keeps state between calls; its result is a view into WebAssembly memory, so copy it.
-      process: (chunk) => converter.full(chunk).slice(),
-      release: () => {
-        if (released) return;
-        released = true;
-        converter.full(flushSamples);
-        this.giveBack(this.idle.streaming, converter);
-      },
-    };
-  }
+  private readonly idle = new Map<string, Converter[]>();
 
   /**
    * Resamples one whole signal from a fresh filter state (libsamplerate's one-call API): the
    * same input gives the same output, whatever the pooled converter did before.
    */
   async resampleWhole(samples: Float32Array, inputRate: number, outputRate: number): Promise<Float32Array> {
-    const converter = await this.take(this.idle.whole, inputRate, outputRate);
+    const converter = await this.take(inputRate, outputRate);
     try {
       return converter.simple(samples).slice();
     } finally {
-      this.giveBack(this.idle.whole, converter);
+      this.giveBack(converter);
     }
   }
 
-  private async take(shelf: Map<string, Converter[]>, inputRate: number, outputRate: number): Promise<Converter> {
+  private async take(inputRate: number, outputRate: number): Promise<Converter> {
     return (
-      shelf.get(`${inputRate}>${outputRate}`)?.pop() ??
+      this.idle.get(`${inputRate}>${outputRate}`)?.pop() ??
       (await libsamplerate.create(1, inputRate, outputRate, { converterType: libsamplerate.ConverterType.SRC_SINC_FASTEST }))
     );
   }
 
-  private giveBack(shelf: Map<string, Converter[]>, converter: Converter): void {
+  private giveBack(converter: Converter): void {
     const pairKey = `${converter.inputSampleRate}>${converter.outputSampleRate}`;
-    const idle = shelf.get(pairKey) ?? [];
+    const idle = this.idle.get(pairKey) ?? [];
     if (idle.length < idlePerRatePair) {
       idle.push(converter);
-      shelf.set(pairKey, idle);
+      this.idle.set(pairKey, idle);
     } else {
       converter.destroy();
     }
