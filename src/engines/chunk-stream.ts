@@ -36,6 +36,13 @@ export class ChunkStream {
     try {
       for (;;) {
         if (signal?.aborted) return;
+        // Each chunk is handed on in a turn of its own: a worker's messages are delivered in one
+        // uninterrupted batch (Node drains at least 1000 of a port's messages per turn), so a
+        // consumer woken inside that batch kept its stream going while every other stream's
+        // port, the timers and the sockets waited. With two espeak threads busy, a realtime
+        // session's second delta came 85-110 ms after its first, and players ran dry.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal?.aborted) return;
         const chunk = this.chunks.shift();
         if (chunk) {
           yield chunk;
