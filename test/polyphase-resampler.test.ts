@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PolyphaseResampler } from '../src/audio/polyphase-resampler.js';
+import { joinSamples } from '../src/audio/types.js';
 
 // Streams leave the process at the client's rate: the polyphase filter must keep the speech
 // band clean, add no delay, cut what the lower rate cannot hold, and give the same samples
@@ -15,13 +16,7 @@ function resampledInChunks(input: Float32Array, from: number, to: number, chunkL
   const parts: Float32Array[] = [];
   for (let start = 0; start < input.length; start += chunkLength) parts.push(resampler.process(input.subarray(start, start + chunkLength)));
   parts.push(resampler.finish());
-  const joined = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
+  return joinSamples(parts);
 }
 
 /** Signal-to-error ratio (dB) against the ideal tone at the new rate, away from the stream's two ends. */

@@ -209,8 +209,9 @@ export class WatermarkKey {
   /**
    * One period of the voice's mark, made afresh: 80-100 ms of CPU (keyed noise, band filters,
    * resampling), given back to the event loop between bands so no stream waits more than about
-   * 25 ms for it. (On a worker thread instead, the first request after a fresh start found the
-   * event loop's resampler cold: its first chunks took 10-35 ms each, not 0.3 ms.)
+   * 25 ms for it. (On a worker thread instead, the first request after a fresh start found
+   * libsamplerate cold on the event loop, when it also resampled streams: its first chunks took
+   * 10-35 ms each, not 0.3 ms.)
    */
   async markPeriod(identity: WatermarkIdentity, sampleRate: number): Promise<MarkBands> {
     const identityBands = keyedBands(this.key, identityLabel(identity)).bands;
