@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { KeyService } from './accounts/keys.js';
 import { buildApi } from './api/server.js';
 import { dashscopeSampleRate } from './api/synthesis.js';
+import { encodeStream } from './audio/encode.js';
 import { openMoonshine, type Transcriber } from './audio/asr/transcriber.js';
 import { ReferenceIntake } from './audio/intake.js';
 import { openSpeakerEncoder, speakerEncoderPath, speakerEncoderThreads, type SpeakerEncoder } from './audio/speaker/encoder.js';
@@ -52,7 +53,7 @@ export interface RunningTimbre {
   retention: RetentionJob;
   keys: KeyService;
   /** The preview engine (always present). */
-  engine: Engine;
+  engine: PreviewEngine;
   engines: EngineRouter;
   speech: SpeechService;
   generatedAudio: GeneratedAudioStore;
@@ -168,13 +169,27 @@ function warmUpSignal(): Float32Array {
  * loading on the same two cores, and each first run (onnxruntime's allocations, the JIT) was on
  * its path. A model that fails here is logged; its requests fail as they would have.
  */
-async function warmUp(models: { detector: SpeechDetectorThread; speakerEncoder: SpeakerEncoder | null; transcriber: Transcriber | null; engine: PreviewEngine }, logger: Logger): Promise<void> {
+async function warmUp(
+  models: { detector: SpeechDetectorThread; speakerEncoder: SpeakerEncoder | null; transcriber: Transcriber | null; engine: PreviewEngine },
+  speech: SpeechService,
+  logger: Logger,
+): Promise<void> {
   const tone = { samples: warmUpSignal(), sampleRate: vadSampleRate };
+  const { engine } = models;
+  // Each thread's rehearsal voice then speaks through the requests' path, side by side (a
+  // request takes whichever thread is free), as far as the 24 kHz PCM the APIs send.
+  const speaking = engine.rehearse().then((voices) =>
+    Promise.all(
+      voices.map(async (voice) => {
+        for await (const bytes of encodeStream(speech.rehearse(engine, voice), engine.sampleRate, { format: 'pcm', sampleRate: dashscopeSampleRate })) void bytes;
+      }),
+    ),
+  );
   const runs: [string, Promise<unknown> | undefined][] = [
     ['Silero VAD', models.detector.detect(tone)],
     ['the speaker encoder', models.speakerEncoder?.analyse(tone, { trimSilence: false })],
     ['the speech recognizer', models.transcriber?.transcribe(tone.samples)],
-    ['the preview engine', models.engine.rehearse()],
+    ['the preview engine', speaking],
   ];
   await Promise.all(runs.map(async ([what, run]) => run?.catch((error: unknown) => logger.warn({ err: error }, `${what} failed its first run at start`))));
 }
@@ -268,7 +283,7 @@ export async function startTimbre(config: Config, options: StartOptions = {}): P
   if (expired > 0) logger.info({ expired }, 'deleted voices unused beyond the retention period');
   retention.start();
 
-  await warmUp({ detector, speakerEncoder, transcriber, engine }, logger);
+  await warmUp({ detector, speakerEncoder, transcriber, engine }, speech, logger);
   const api = await buildApi({ logger, keys, voices, speech, generatedAudio, limiter, publicUrl: config.publicUrl || null, metrics, version: packageVersion, provenance });
   await api.listen({ port: config.port, host: config.host });
   const address = api.server.address();

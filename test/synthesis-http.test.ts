@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { rms } from '../src/audio/analysis.js';
+import { collectAudio, durationSeconds } from '../src/audio/types.js';
 import { createVoice, ManualClock, postJson, probeAudio, startTestServer, type TestServer } from './helpers.js';
 
 const generationPath = '/api/v1/services/aigc/multimodal-generation/generation';
@@ -128,6 +130,25 @@ describe('non-realtime HTTP: file response', () => {
     assert.equal(await server.running.repository.usageTotal(account.id, 'speech.characters'), before + 10);
     const record = await server.preparedVoice(account.id, voice);
     assert.equal(record!.lastUsedAt, clock.now());
+  });
+});
+
+describe('the rehearsal a server runs before it listens', () => {
+  it('speaks through a request\'s path and records no usage, voice or synthesis', async () => {
+    const { running } = server;
+    const account = (await running.keys.authenticate(server.key))!;
+    const usageBefore = await running.repository.usageTotal(account.id, 'speech.characters');
+    const voicesBefore = (await running.voices.list(account, 0, 100)).totalCount;
+    const metricsBefore = await (await fetch(`${server.url}/metrics`)).text();
+    const [voice] = await running.engine.rehearse();
+    const audio = await collectAudio(running.speech.rehearse(running.engine, voice!), running.engine.sampleRate);
+    // Two sentences ("... at nine thirty, on May second. It lasts fifteen minutes."): seconds of speech, not a token chunk.
+    assert.ok(durationSeconds(audio) > 2.5, `${durationSeconds(audio).toFixed(2)} s spoken`);
+    assert.ok(rms(audio.samples) > 0.01, 'it is speech, not silence');
+    assert.equal(await running.repository.usageTotal(account.id, 'speech.characters'), usageBefore);
+    assert.equal((await running.voices.list(account, 0, 100)).totalCount, voicesBefore);
+    const countOf = (metrics: string) => metrics.match(/timbre_synthesis_rtf_count\{engine="preview"\} (\d+)/)?.[1] ?? '0';
+    assert.equal(countOf(await (await fetch(`${server.url}/metrics`)).text()), countOf(metricsBefore));
   });
 });
 

@@ -93,10 +93,10 @@ export class EspeakPool {
   }
 
   /**
-   * Sends one request with `audio`'s samples (transferred) and settles on its one answer;
-   * `answer` gives undefined for a message that is not that answer.
+   * Sends one request (`transfer` moved with it) and settles on its one answer; `answer` gives
+   * undefined for a message that is not that answer.
    */
-  private requestWithAudio<T>(audio: Audio, request: (job: number, samples: Float32Array) => ToWorker, answer: (message: FromWorker) => T | undefined): Promise<T> {
+  private request<T>(request: (job: number) => ToWorker, answer: (message: FromWorker) => T | undefined, transfer: ArrayBuffer[] = []): Promise<T> {
     return this.run(undefined, (pooled, job) =>
       new Promise<T>((resolve, reject) => {
         this.listeners.set(job, (message) => {
@@ -104,10 +104,26 @@ export class EspeakPool {
           if (value !== undefined) resolve(value);
           else if (message.type === 'failed') reject(new Error(message.message));
         });
-        const samples = audio.samples.slice();
-        pooled.worker.postMessage(request(job, samples), [samples.buffer]);
+        pooled.worker.postMessage(request(job), transfer);
       }),
     );
+  }
+
+  /** `request` with a copy of `audio`'s samples, transferred. */
+  private requestWithAudio<T>(audio: Audio, request: (job: number, samples: Float32Array) => ToWorker, answer: (message: FromWorker) => T | undefined): Promise<T> {
+    const samples = audio.samples.slice();
+    return this.request((job) => request(job, samples), answer, [samples.buffer]);
+  }
+
+  /**
+   * One thread reads `sentences` at `settings` and keeps nothing (a rehearsal for the JIT). Each
+   * holds its thread to the end, so as many calls side by side as there are threads reach each one.
+   */
+  rehearse(sentences: string[], settings: EspeakSettings): Promise<void> {
+    return this.request(
+      (job) => ({ type: 'rehearse', job, sentences, settings }),
+      (message) => (message.type === 'rehearsed' ? true : undefined),
+    ).then(() => undefined);
   }
 
   analyse(audio: Audio): Promise<VoiceStats> {

@@ -22,6 +22,8 @@ export interface EspeakSettings {
 export type ToWorker =
   | { type: 'synthesize'; job: number; text: string; settings: EspeakSettings }
   | { type: 'analyse'; job: number; samples: Float32Array; sampleRate: number }
+  /** Reads each sentence at `settings` and keeps nothing: a rehearsal for the JIT, answered by `rehearsed`. */
+  | { type: 'rehearse'; job: number; sentences: string[]; settings: EspeakSettings }
   /**
    * Reads `text` at `settings` once: the correction toward the reference is measured on the
    * part that says its first `correctedLength` characters (whole sentences), and how the
@@ -35,4 +37,5 @@ export type FromWorker =
   | { type: 'done'; job: number }
   | { type: 'analysed'; job: number; stats: VoiceStats }
   | { type: 'corrected'; job: number; correction: SpectralCorrection | null }
+  | { type: 'rehearsed'; job: number }
   | { type: 'failed'; job: number; message: string };

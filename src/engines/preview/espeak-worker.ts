@@ -128,10 +128,16 @@ function synthesis(message: Extract<ToWorker, { type: 'synthesize' }>): void {
   send({ type: 'done', job });
 }
 
+function rehearsal(message: Extract<ToWorker, { type: 'rehearse' }>): void {
+  for (const sentence of message.sentences) speak(sentence, message.settings, () => undefined);
+  send({ type: 'rehearsed', job: message.job });
+}
+
 port.on('message', (message: ToWorker) => {
   try {
     if (message.type === 'analyse') send({ type: 'analysed', job: message.job, stats: analyseVoice({ samples: message.samples, sampleRate: message.sampleRate }) });
     else if (message.type === 'correct') correction(message);
+    else if (message.type === 'rehearse') rehearsal(message);
     else synthesis(message);
   } catch (error) {
     send({ type: 'failed', job: message.job, message: (error as Error).message });

@@ -42,6 +42,34 @@ const calibrationText =
  * starts), not read a second time.
  */
 const correctionText = calibrationText.split(/(?<=\.) /).slice(0, 3).join(' ');
+/**
+ * Read by each synthesizer thread before the server listens. The espeak-ng build is wasm2js
+ * output (JavaScript, not WebAssembly), so V8 compiles it like any script: until its large
+ * functions are optimised for many kinds of words, a sentence's first chunk took 15-20 ms more
+ * (V8 kept deoptimising one at an indirect call it had not seen), after these sentences read
+ * twice 1-3 ms. Varied on purpose: numbers, money, times, questions, exclamations, commas,
+ * semicolons, abbreviations, most of English's spellings.
+ */
+const rehearsalSentences = [
+  'Quick, check the gauge before the valve jams!',
+  'Why does the yellow jacket hang by the zipper?',
+  'Six thick thistle sticks were stacked in June.',
+  'Would you join us for breakfast at 7:45 on the 3rd of August?',
+  'The judge measured the huge bridge with a rusty chain.',
+  'Oh, I thought you knew: the choir sings every Thursday evening.',
+  "Vivid violet vases vanished overnight, didn't they?",
+  'She paid $12.50 for three pounds of plums and a jar of honey.',
+  'Few pilots fly through foggy valleys in winter.',
+  'Is it true that the oyster shop opened in 1998?',
+  'We watched whales leap near the wharf; everyone cheered.',
+  'Kindly bring the box of sharp knives to the kitchen.',
+  'Although tired, the young engineer kept working until midnight.',
+  'Mmm, the soup smells wonderful, is that thyme or sage?',
+  'Please call Dr. Smith at extension 4021 tomorrow.',
+  'The azure ocean glowed under a pale, quiet moon.',
+  'Every January, Zoe visits her cousins in Ohio.',
+  'Hurry up! The train to Boston leaves in ten minutes.',
+];
 const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
 const rangeGrid = [0, 33, 66, 99];
 const rateGrid = [80, 110, 140, 175, 200, 230, 260, 300, 350, 450];
@@ -329,12 +357,16 @@ export class PreviewEngine implements Engine {
    * Prepares as many voices from espeak's own speech as there are synthesizer threads, side by
    * side, so each thread has run a preparation before the first real one: a 20 s reference took
    * 1.5 s the first time in a process and 0.7 s after (2-core AMD EPYC), the difference being
-   * first runs (the JIT, espeak's first long reading in the thread).
+   * first runs (the JIT, espeak's first long reading in the thread). Each thread then reads the
+   * rehearsal sentences twice at one voice's settings (see `rehearsalSentences`). Gives the
+   * voices made, for rehearsing the rest of a request's path with.
    */
-  async rehearse(): Promise<void> {
+  async rehearse(): Promise<PreviewVoicePrompt[]> {
     await this.ready();
     const speech = await this.collect(correctionText, espeakDefaults);
-    await Promise.all(Array.from({ length: this.pool.threads }, () => this.prepareVoice(speech)));
+    const voices = await Promise.all(Array.from({ length: this.pool.threads }, () => this.prepareVoice(speech)));
+    await Promise.all(voices.map(async (voice) => this.pool.rehearse([...rehearsalSentences, ...rehearsalSentences], await this.settingsFor(voice, 'en', {}))));
+    return voices;
   }
 
   /** Every synthesizer thread has loaded and every variant's tables are read. */
