@@ -127,7 +127,8 @@ export class SpeechService {
    * `prompt`'s voice speaking two sentences through the path of a request (text normalised and
    * split, the engine, crossfades, the watermark), for no one and recording nothing: run before
    * a fresh server listens, so its first request runs code the JIT has seen. On a 2-core AMD
-   * EPYC that request's first audio took 72 ms after a start where a warm server's takes 11.
+   * EPYC that request's first audio took 72 ms without this and the engine's rehearsal, 20-32 ms
+   * (once 64) with them, where a warm server's takes 10-11 (`bench:synthesis`, fresh install).
    */
   rehearse(engine: Engine, prompt: VoicePrompt): AsyncIterable<Float32Array> {
     const language = 'en';
