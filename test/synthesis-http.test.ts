@@ -157,22 +157,26 @@ describe('stored prompts of an older engine version', () => {
     const account = (await server.running.keys.authenticate(server.key))!;
     const current = JSON.parse((await server.preparedVoice(account.id, voice))!.voicePrompt!) as { prompts?: Record<string, Record<string, any>> } & Record<string, any>;
     const prompt = current.prompts?.['preview'] ?? current;
-    assert.equal(prompt['version'], 3);
+    assert.equal(prompt['version'], 4);
     assert.ok(prompt['correction'], 'version 3 prompts hold the spectral correction');
+    assert.equal(typeof prompt['paceRatio'], 'number', 'version 4 prompts hold the pace ratio');
     // A voice enrolled before version 2: no version, no correction, and a syllable rate read the old way.
-    const { correction: _, ...older }: Record<string, any> = { ...prompt, stats: { ...prompt['stats'], syllableRate: 1 } };
+    const { correction: _, paceRatio: __, ...older }: Record<string, any> = { ...prompt, stats: { ...prompt['stats'], syllableRate: 1 } };
     delete older['version'];
     await server.running.repository.updateVoicePrompt(voice, JSON.stringify(older));
     const response = await generate({ model: fileModel, input: { text: 'Good morning.', voice, language_type: 'English' } });
     assert.equal(response.status, 200, await response.text());
     const stored = JSON.parse((await server.preparedVoice(account.id, voice))!.voicePrompt!) as { prompts: Record<string, Record<string, any>> };
-    assert.equal(stored.prompts['preview']!['version'], 3);
+    assert.equal(stored.prompts['preview']!['version'], 4);
     // espeak-ng's variants jitter at random, so the same reference gives a close, not equal, correction.
     const again = stored.prompts['preview']!['correction'].cepstrum as number[];
     const first = prompt['correction'].cepstrum as number[];
     const dot = (a: number[], b: number[]) => a.reduce((sum, value, index) => sum + value * b[index]!, 0);
     assert.ok(dot(again, first) / Math.sqrt(dot(again, again) * dot(first, first)) > 0.9, 'the same reference gives nearly the same correction');
     assert.equal(stored.prompts['preview']!['stats'].syllableRate, prompt['stats'].syllableRate);
+    // Six enrollments of the slow voice read it at 0.936-0.971: within 4 % of one another.
+    const paceChange = stored.prompts['preview']!['paceRatio'] / prompt['paceRatio'] - 1;
+    assert.ok(Math.abs(paceChange) < 0.08, `pace ratio ${prompt['paceRatio']} then ${stored.prompts['preview']!['paceRatio']}`);
   });
 });
 

@@ -137,13 +137,14 @@ export class EspeakPool {
   /**
    * The spectral correction from espeak reading `text`'s first `correctedLength` characters
    * (whole sentences) at `settings` toward `reference`, its effect on the syllable rate read on
-   * all of `text` (see spectral-correction.ts); null: too little speech.
+   * all of `text` (see spectral-correction.ts; null: too little speech), and the syllable rate
+   * of espeak's reading of all of `text`, uncorrected.
    */
-  correct(reference: Audio, text: string, correctedLength: number, settings: EspeakSettings): Promise<SpectralCorrection | null> {
+  correct(reference: Audio, text: string, correctedLength: number, settings: EspeakSettings): Promise<{ correction: SpectralCorrection | null; syllableRate: number }> {
     return this.requestWithAudio(
       reference,
       (job, samples) => ({ type: 'correct', job, reference: samples, sampleRate: reference.sampleRate, text, correctedLength, settings }),
-      (message) => (message.type === 'corrected' ? message.correction : undefined),
+      (message) => (message.type === 'corrected' ? { correction: message.correction, syllableRate: message.syllableRate } : undefined),
     );
   }
 

@@ -27,7 +27,8 @@ export type ToWorker =
   /**
    * Reads `text` at `settings` once: the correction toward the reference is measured on the
    * part that says its first `correctedLength` characters (whole sentences), and how the
-   * correction moves the syllable rate on all of it.
+   * correction moves the syllable rate on all of it. Answered by `corrected`, with the syllable
+   * rate of the whole reading, uncorrected.
    */
   | { type: 'correct'; job: number; reference: Float32Array; sampleRate: number; text: string; correctedLength: number; settings: EspeakSettings };
 
@@ -36,6 +37,6 @@ export type FromWorker =
   | { type: 'chunk'; job: number; samples: Float32Array }
   | { type: 'done'; job: number }
   | { type: 'analysed'; job: number; stats: VoiceStats }
-  | { type: 'corrected'; job: number; correction: SpectralCorrection | null }
+  | { type: 'corrected'; job: number; correction: SpectralCorrection | null; syllableRate: number }
   | { type: 'rehearsed'; job: number }
   | { type: 'failed'; job: number; message: string };

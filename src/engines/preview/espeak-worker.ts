@@ -2,7 +2,7 @@
 // runs here and never on the event loop. Chunks are posted as they are made.
 import { parentPort, workerData } from 'node:worker_threads';
 import createModule, { type EspeakEvent } from '@echogarden/espeak-ng-emscripten';
-import { analyseVoice, spectrumBands } from '../../audio/analysis.js';
+import { analyseVoice, measureSyllableRate, spectrumBands } from '../../audio/analysis.js';
 import { OctaveBiquad } from '../../audio/biquad.js';
 import { resampleLinear } from '../../audio/resampler.js';
 import { joinSamples } from '../../audio/types.js';
@@ -110,7 +110,7 @@ function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
   // 60-130 ms of a voice's preparation.
   const { whole, prefix } = spokenWithPrefix(message.text, message.settings, message.correctedLength);
   const measured = spectralCorrection(reference, prefix, { ...correctionLayout, sampleRate }, whole);
-  send({ type: 'corrected', job: message.job, correction: measured });
+  send({ type: 'corrected', job: message.job, correction: measured, syllableRate: measureSyllableRate({ samples: whole, sampleRate }) });
 }
 
 /** Streams espeak's reading of `text`, through the voice's correction (or EQ) and gain, chunk by chunk. */

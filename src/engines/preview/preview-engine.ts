@@ -22,6 +22,15 @@ const variants = [
   { name: 'f5', maxF0: Infinity },
 ] as const;
 
+/** The F0 a voice is spoken at: its median, times the request's pitch rate. */
+function targetF0For(stats: VoiceStats, options: SynthesisOptions): number {
+  return (Number.isFinite(stats.medianF0) ? stats.medianF0 : 120) * (options.pitchRate ?? 1);
+}
+
+function variantFor(targetF0: number): (typeof variants)[number]['name'] {
+  return variants.find((candidate) => targetF0 <= candidate.maxF0)!.name;
+}
+
 /**
  * Several everyday sentences: espeak's variants add random jitter and a short text's median
  * F0 or syllable count is noisy, so each setting is measured on ~25 s of speech. Short plain
@@ -82,6 +91,8 @@ export const calibrationVersion = 7;
 const unmeasuredBandDb = -100;
 /** EQ beyond this per band costs intelligibility more than it gains likeness. */
 const maxEqDb = 9;
+/** A voice's `paceRatio` at most, or its inverse at least: beyond is a failed reading, not a voice. */
+const maxPaceRatio = 1.25;
 /** espeak ranges above this make its vowels harder to understand (measured with Moonshine). */
 const maxRange = 40;
 /** espeak-ng's own defaults: the bare synthesizer, and the base every calibration varies. */
@@ -106,6 +117,13 @@ export interface PreviewVoicePrompt extends VoicePrompt {
   stats: VoiceStats;
   /** The voice's spectral correction (absent: too little speech to measure one; the octave EQ stands in). */
   correction?: SpectralCorrection;
+  /**
+   * espeak's syllable rate on the calibration text at the voice's settings, over the rate the
+   * tables give for its words per minute (absent: 1). The tables are read at espeak's default
+   * pitch, range and formants; a voice's own settings move the rate read off the same text
+   * (by -2.5 to +4 % on the four test voices), and the engine divides its target by this.
+   */
+  paceRatio?: number;
 }
 
 /**
@@ -190,8 +208,9 @@ export class PreviewEngine implements Engine {
   /**
    * 2: the syllable rate is read in the octave around 1 kHz (version 1 read the whole band).
    * 3: a spectral correction toward the reference (version 2 had the octave EQ only).
+   * 4: `paceRatio`, the voice's settings' effect on the syllable rate.
    */
-  readonly promptVersion = 3;
+  readonly promptVersion = 4;
   readonly languages = Object.keys(espeakLanguages);
   readonly sampleRate: number;
   private readonly pool: EspeakPool;
@@ -294,16 +313,22 @@ export class PreviewEngine implements Engine {
     const settings = await this.settingsFor(prompt, language ?? 'en', {});
     // Too little speech to compare gives none: the voice keeps the octave EQ.
     // The pace is judged on the whole calibration text, as the rate tables were.
-    const correction = await this.pool.correct(reference, calibrationText, correctionText.length, { ...settings, eqGainsDb: [], gain: 1, correction: null });
+    const { correction, syllableRate } = await this.pool.correct(reference, calibrationText, correctionText.length, { ...settings, eqGainsDb: [], gain: 1, correction: null });
     if (correction) prompt.correction = correction;
+    // Only an English reading is the tables' reading at other settings; another language reads
+    // the same letters with other syllables.
+    const tableRate = invert((await this.calibration(variantFor(targetF0For(prompt.stats, {})))).syllableRateByWpm, rateGrid, settings.wordsPerMinute);
+    if (settings.voice.startsWith(`${espeakLanguages.en}+`) && syllableRate > 0 && tableRate > 0) {
+      prompt.paceRatio = Math.min(maxPaceRatio, Math.max(1 / maxPaceRatio, syllableRate / tableRate));
+    }
     return prompt;
   }
 
   /** espeak settings that bring its output closest to the voice. */
   async settingsFor(voice: PreviewVoicePrompt, language: LanguageCode, options: SynthesisOptions): Promise<EspeakSettings> {
     const { stats } = voice;
-    const targetF0 = (Number.isFinite(stats.medianF0) ? stats.medianF0 : 120) * (options.pitchRate ?? 1);
-    const variant = variants.find((candidate) => targetF0 <= candidate.maxF0)!.name;
+    const targetF0 = targetF0For(stats, options);
+    const variant = variantFor(targetF0);
     const calibration = await this.calibration(variant);
     // A band above one side's Nyquist (espeak's 8 kHz band at 22.05 kHz) reads as silence:
     // leave it out, or its huge difference would tilt every other band.
@@ -319,11 +344,13 @@ export class PreviewEngine implements Engine {
     while (range > 0 && !reachable(calibration, range, targetF0)) range = Math.max(0, range - 5);
     const pitch = Math.round(pitchFor(calibration, range, targetF0));
     const correction = voice.correction ?? null;
-    // The correction moves the syllable rate read off espeak (see SpectralCorrection): by how
-    // much depends on the text. Half of the shift measured on the calibration text (in log
-    // terms) keeps the four test voices' pace within 10 % on other texts, where all of it
-    // overshot the high voice by 8-10 % and none of it left the slow voice 12 % slow.
-    const rateShift = Math.sqrt(correction?.syllableRateRatio ?? 1);
+    // The voice's settings (paceRatio) and its correction (see SpectralCorrection) move the
+    // syllable rate read off espeak; by how much depends on the text. Half of the shift measured
+    // on the calibration text (in log terms) kept the four test voices' pace within 6 % on
+    // another text (three enrollments each: slow -2.1 to -2.6 %, high +5.1 to +5.7 %, low and
+    // fast within 2 %). All of it left the slow voice 1.4-8.4 % fast; half of the correction's
+    // shift alone, as prompt version 3 had it, 5.5-10 % slow (the high voice +5.8 to +7.5 %).
+    const rateShift = Math.sqrt((correction?.syllableRateRatio ?? 1) * (voice.paceRatio ?? 1));
     return {
       correction,
       voice: `${espeakLanguages[language] ?? 'en-us'}+${variant}`,
