@@ -66,6 +66,19 @@ describe('preview engine: speaks in the enrolled voice', () => {
     });
   }
 
+  it('reads each voice\'s pace at its own settings at enrollment, and takes back half of that shift', async () => {
+    for (const name of ['low', 'high', 'fast', 'slow']) {
+      const prompt = voices.get(name)!.prompt as PreviewVoicePrompt;
+      // The four voices read 0.936-1.045 in twelve enrollments; the bounds are a failed reading's.
+      assert.ok(prompt.paceRatio! > 0.85 && prompt.paceRatio! < 1.15, `${name}: pace ratio ${prompt.paceRatio}`);
+      // A voice read at paceRatio p is spoken as a voice read at 1 whose reference is sqrt(p) slower.
+      const unshifted: PreviewVoicePrompt = { ...prompt, paceRatio: 1, stats: { ...prompt.stats, syllableRate: prompt.stats.syllableRate / Math.sqrt(prompt.paceRatio!) } };
+      const { wordsPerMinute } = await engine().settingsFor(prompt, 'en', {});
+      const expected = (await engine().settingsFor(unshifted, 'en', {})).wordsPerMinute;
+      assert.ok(Math.abs(wordsPerMinute - expected) <= 1, `${name}: ${wordsPerMinute} against ${expected} words/min`);
+    }
+  });
+
   // The issue's target is WER < 15 %. Over twelve everyday sentences (`npm run
   // bench:intelligibility`) the voices score 6-13.5 % at ordinary rates, but the fast voice
   // (~220 words/min) 25-32 %, a rate at which espeak-ng's own voice scores 29-35 % (a human

@@ -109,8 +109,9 @@ function correction(message: Extract<ToWorker, { type: 'correct' }>): void {
   // One reading serves both: it took two, and the second reading of the same sentences was
   // 60-130 ms of a voice's preparation.
   const { whole, prefix } = spokenWithPrefix(message.text, message.settings, message.correctedLength);
-  const measured = spectralCorrection(reference, prefix, { ...correctionLayout, sampleRate }, whole);
-  send({ type: 'corrected', job: message.job, correction: measured, syllableRate: measureSyllableRate({ samples: whole, sampleRate }) });
+  const syllableRate = measureSyllableRate({ samples: whole, sampleRate });
+  const measured = spectralCorrection(reference, prefix, { ...correctionLayout, sampleRate }, whole, syllableRate);
+  send({ type: 'corrected', job: message.job, correction: measured, syllableRate });
 }
 
 /** Streams espeak's reading of `text`, through the voice's correction (or EQ) and gain, chunk by chunk. */

@@ -85,10 +85,17 @@ function normalised(vectors: Float64Array[]): Float64Array[] {
  * toward the voice's reference; all at `layout.sampleRate`. `rateSample` (espeak at the same
  * settings, longer) is what the syllable-rate ratio is read on: the rate counts syllables, and
  * on 7 s a few more or fewer moved the ratio by 3-4 % from one enrollment of a voice to the
- * next (its pace by as much). Null when either holds too little speech to compare (the engine
- * then keeps its octave EQ).
+ * next (its pace by as much). `plainRate` is `rateSample`'s syllable rate, when the caller has
+ * read it already. Null when either holds too little speech to compare (the engine then keeps
+ * its octave EQ).
  */
-export function spectralCorrection(reference: Float32Array, espeakSample: Float32Array, layout: FrameLayout, rateSample: Float32Array = espeakSample): SpectralCorrection | null {
+export function spectralCorrection(
+  reference: Float32Array,
+  espeakSample: Float32Array,
+  layout: FrameLayout,
+  rateSample: Float32Array = espeakSample,
+  plainRate: number = measureSyllableRate({ samples: rateSample, sampleRate: layout.sampleRate }),
+): SpectralCorrection | null {
   const analyser = frameAnalyser(layout);
   const target = speechFrames(analyser, reference);
   const source = speechFrames(analyser, espeakSample);
@@ -124,7 +131,6 @@ export function spectralCorrection(reference: Float32Array, espeakSample: Float3
   const result: SpectralCorrection = { version: 1, cepstrum: [...correction], levelCorrection: 1, syllableRateRatio: 1 };
   const corrected = filtered(rateSample, result, layout);
   result.levelCorrection = Math.min(8, Math.max(0.125, rms(rateSample) / Math.max(1e-9, rms(corrected))));
-  const plainRate = measureSyllableRate({ samples: rateSample, sampleRate: layout.sampleRate });
   const correctedRate = measureSyllableRate({ samples: corrected, sampleRate: layout.sampleRate });
   if (plainRate > 0 && correctedRate > 0) result.syllableRateRatio = Math.min(1.5, Math.max(0.67, correctedRate / plainRate));
   return result;
