@@ -69,7 +69,7 @@ describe('preview engine: speaks in the enrolled voice', () => {
   it('reads each voice\'s pace at its own settings at enrollment, and takes back half of that shift', async () => {
     for (const name of ['low', 'high', 'fast', 'slow']) {
       const prompt = voices.get(name)!.prompt as PreviewVoicePrompt;
-      // The four voices read 0.936-1.045 in twelve enrollments; the bounds are a failed reading's.
+      // The four voices read 0.936-1.045 in eighteen enrollments; the bounds are a failed reading's.
       assert.ok(prompt.paceRatio! > 0.85 && prompt.paceRatio! < 1.15, `${name}: pace ratio ${prompt.paceRatio}`);
       // A voice read at paceRatio p is spoken as a voice read at 1 whose reference is sqrt(p) slower.
       const unshifted: PreviewVoicePrompt = { ...prompt, paceRatio: 1, stats: { ...prompt.stats, syllableRate: prompt.stats.syllableRate / Math.sqrt(prompt.paceRatio!) } };

@@ -121,7 +121,7 @@ export interface PreviewVoicePrompt extends VoicePrompt {
    * espeak's syllable rate on the calibration text at the voice's settings, over the rate the
    * tables give for its words per minute (absent: 1). The tables are read at espeak's default
    * pitch, range and formants; a voice's own settings move the rate read off the same text
-   * (0.936-1.045 on the four test voices, twelve enrollments), and the engine divides its target by this.
+   * (0.936-1.045 on the four test voices, eighteen enrollments), and the engine divides its target by this.
    */
   paceRatio?: number;
 }
@@ -310,16 +310,18 @@ export class PreviewEngine implements Engine {
 
   async prepareVoice(reference: Audio, _transcript: string | null = null, language: LanguageCode | null = null): Promise<PreviewVoicePrompt> {
     const prompt: PreviewVoicePrompt = { engine: 'preview', version: this.promptVersion, stats: await this.pool.analyse(reference) };
-    const settings = await this.settingsFor(prompt, language ?? 'en', {});
+    const spokenIn = language ?? 'en';
+    const settings = await this.settingsFor(prompt, spokenIn, {});
     // Too little speech to compare gives none: the voice keeps the octave EQ.
     // The pace is judged on the whole calibration text, as the rate tables were.
     const { correction, syllableRate } = await this.pool.correct(reference, calibrationText, correctionText.length, { ...settings, eqGainsDb: [], gain: 1, correction: null });
     if (correction) prompt.correction = correction;
     // Only an English reading is the tables' reading at other settings; another language reads
     // the same letters with other syllables.
-    const tableRate = invert((await this.calibration(variantFor(targetF0For(prompt.stats, {})))).syllableRateByWpm, rateGrid, settings.wordsPerMinute);
-    if (settings.voice.startsWith(`${espeakLanguages.en}+`) && syllableRate > 0 && tableRate > 0) {
-      prompt.paceRatio = Math.min(maxPaceRatio, Math.max(1 / maxPaceRatio, syllableRate / tableRate));
+    if (spokenIn === 'en' && syllableRate > 0) {
+      const { syllableRateByWpm } = await this.calibration(variantFor(targetF0For(prompt.stats, {})));
+      const tableRate = invert(syllableRateByWpm, rateGrid, settings.wordsPerMinute);
+      if (tableRate > 0) prompt.paceRatio = Math.min(maxPaceRatio, Math.max(1 / maxPaceRatio, syllableRate / tableRate));
     }
     return prompt;
   }
