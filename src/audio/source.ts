@@ -31,7 +31,22 @@ export type AudioSource =
 
 // Tolerant of the spaces the provider's own Python example writes: "data: audio/mpeg ;base64, ...".
 const dataUrlHead = /^\s*data\s*:\s*([^;,\s]*)\s*;\s*base64\s*,/i;
-const base64Body = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * The bytes of a base64 body, or null when it is not standard base64 with at most two '='
+ * at its end and no dangling character. Node's decoder skips what is not base64 (and reads the
+ * URL-safe alphabet too), so a body is whole when it decodes to the bytes its length promises:
+ * each skipped character shortens the output. Checked this way because a regex over the body
+ * took 5-6 ms of every 20 s create (1.3 MB of base64); the decode it needs anyway takes 1-2.
+ */
+export function decodeBase64(encoded: string): Buffer | null {
+  let padding = 0;
+  while (padding < encoded.length && encoded.charCodeAt(encoded.length - 1 - padding) === 0x3d) padding += 1;
+  const dataChars = encoded.length - padding;
+  if (padding > 2 || dataChars % 4 === 1 || encoded.includes('-') || encoded.includes('_')) return null;
+  const bytes = Buffer.from(encoded, 'base64');
+  return bytes.length === Math.floor((dataChars * 3) / 4) ? bytes : null;
+}
 
 /** Reads `audio.data`: a base64 data URL or an http(s) URL. */
 export function parseAudioData(field: string, data: string, accepted: Record<string, string> = mediatypeAliases): AudioSource {
@@ -48,10 +63,9 @@ export function parseAudioData(field: string, data: string, accepted: Record<str
       throw new TooLarge(`${field} holds ${encoded.length} bytes of base64; the limit is under ${maxEncodedBytes} bytes (10 MB)`);
     }
     if (encoded.length === 0) throw new InvalidField(field, 'is a data URL with no audio in it');
-    if (!base64Body.test(encoded) || encoded.length % 4 === 1) {
-      throw new InvalidField(field, 'is not valid base64 after ";base64,"');
-    }
-    return { kind: 'inline', mediatype, bytes: Buffer.from(encoded, 'base64') };
+    const bytes = decodeBase64(encoded);
+    if (bytes === null) throw new InvalidField(field, 'is not valid base64 after ";base64,"');
+    return { kind: 'inline', mediatype, bytes };
   }
   if (/^\s*data\s*:/i.test(data)) {
     throw new InvalidField(field, 'must be a data URL of the form data:<mediatype>;base64,<data>');
