@@ -14,14 +14,22 @@ export interface IntakeOptions {
   decodeTimeoutMs: number;
 }
 
-export interface IntakeResult extends PreparedReference {
+/** An upload decoded and its speech found: what the speaker checks read, before the reference is cut. */
+export interface FoundSpeech {
   /** The mediatype of the upload as sent (data URL) or served (URL). */
   originalMediatype: string;
-  /** All the speech of the upload at 16 kHz, in pieces of at most 20 s, for the text check. */
-  speech16k: Float32Array[];
+  /** The whole upload at the reference rate. */
+  full: Audio;
+  /** The source's own sample rate, where ffmpeg could tell it. */
+  sourceSampleRate: number | null;
   /** The whole upload at 16 kHz, and where Silero found speech in it (for the speaker encoder). */
   upload16k: Audio;
   speechSpans: SpeechSpan[];
+}
+
+export interface IntakeResult extends PreparedReference, Omit<FoundSpeech, 'full' | 'sourceSampleRate'> {
+  /** All the speech of the upload at 16 kHz, in pieces of at most 20 s, for the text check. */
+  speech16k: Float32Array[];
 }
 
 /** From `audio.data` to a prepared reference: read or fetch, decode, find speech, trim. */
@@ -47,8 +55,17 @@ export class ReferenceIntake {
     return decoded.byRate.get(vadSampleRate)!.samples;
   }
 
-  /** Writes the original upload to `originalFile` (the caller keeps or removes it). */
+  /** `find`, then `prepare`. */
   async read(field: string, data: string, originalFile: string): Promise<IntakeResult> {
+    return this.prepare(await this.find(field, data, originalFile));
+  }
+
+  /**
+   * Reads the upload, writes it to `originalFile` (the caller keeps or removes it), decodes it and
+   * finds its speech. Apart from `prepare`, so the speaker checks can start on the upload before
+   * the reference is cut (on the encoder's thread, while the cut runs here).
+   */
+  async find(field: string, data: string, originalFile: string): Promise<FoundSpeech> {
     const { bytes, mediatype: originalMediatype } = await this.bytesOf(field, data);
     await writeFile(originalFile, bytes, { mode: 0o600 });
     // A little past the limit, so "longer than the limit" is visible in the decoded length.
@@ -56,10 +73,15 @@ export class ReferenceIntake {
       maxSeconds: referenceLimits.maxSourceSeconds + 0.5,
       timeoutMs: this.options.decodeTimeoutMs,
     });
-    const full = decoded.byRate.get(referenceSampleRate)!;
-    const at16k = decoded.byRate.get(vadSampleRate)!;
-    const spans = await this.detector.detect(at16k);
-    const prepared = prepareReference(full, spans, decoded.sourceSampleRate);
-    return { ...prepared, originalMediatype, speech16k: speechPieces(at16k, spans, referenceLimits.maxReferenceSeconds), upload16k: at16k, speechSpans: spans };
+    const upload16k = decoded.byRate.get(vadSampleRate)!;
+    const speechSpans = await this.detector.detect(upload16k);
+    return { originalMediatype, full: decoded.byRate.get(referenceSampleRate)!, sourceSampleRate: decoded.sourceSampleRate, upload16k, speechSpans };
+  }
+
+  /** The stored reference cut from the found speech; refuses (AudioRejected) audio that cannot make a voice. */
+  prepare(found: FoundSpeech): IntakeResult {
+    const { full, sourceSampleRate, ...speech } = found;
+    const prepared = prepareReference(full, speech.speechSpans, sourceSampleRate);
+    return { ...prepared, ...speech, speech16k: speechPieces(speech.upload16k, speech.speechSpans, referenceLimits.maxReferenceSeconds) };
   }
 }

@@ -80,20 +80,22 @@ export class VoiceService {
     const originalFile = this.blobs.temporaryPath();
     const blobKeys: string[] = [];
     try {
-      const prepared: IntakeResult = await this.intake.read(request.audioField, request.audioData, originalFile);
-      const engine = this.engines.forModel(request.targetModel, request.language);
-      // An engine that needs the transcript refuses the create without one, so it is heard now.
-      const transcript = this.transcriptFor(engine, request, prepared.speech16k);
-      transcript.catch(() => undefined);
-      // The speaker checks run on the encoder's thread, beside the file writes; the voice is
-      // stored only once they have answered, since they may refuse it.
+      const found = await this.intake.find(request.audioField, request.audioData, originalFile);
+      // The speaker checks run on the encoder's thread, while the reference is cut here and the
+      // files are written; the voice is stored only once they have answered, since they may refuse
+      // it. They start before the cut, which may refuse the upload itself: then their work is wasted.
       const speakerVerdict = this.speakerChecks?.check(
-        prepared,
+        found,
         consent?.audioData ? { statement: consent.statement, audioData: consent.audioData } : null,
         request.language,
         this.blobs.temporaryPath(),
       );
       speakerVerdict?.catch(() => undefined);
+      const prepared: IntakeResult = this.intake.prepare(found);
+      const engine = this.engines.forModel(request.targetModel, request.language);
+      // An engine that needs the transcript refuses the create without one, so it is heard now.
+      const transcript = this.transcriptFor(engine, request, prepared.speech16k);
+      transcript.catch(() => undefined);
       const fallbackReasons = [...prepared.fallbackReasons];
       if (request.text !== null) {
         const checked = await checkReferenceText(request.text, request.language, prepared.speech16k, this.transcriber);

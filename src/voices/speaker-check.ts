@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import type { Transcriber } from '../audio/asr/transcriber.js';
-import type { IntakeResult, ReferenceIntake } from '../audio/intake.js';
+import type { FoundSpeech, ReferenceIntake } from '../audio/intake.js';
 import type { EmbedOptions, SpeakerAnalysis, SpeakerEncoder } from '../audio/speaker/encoder.js';
 import { cosine, meanDirection } from '../audio/speaker/frontend.js';
 import { AudioRejected, InvalidField } from '../errors.js';
@@ -86,7 +86,7 @@ export interface SpokenConsent {
 }
 
 /** What the speaker checks read of an upload: the whole of it at 16 kHz and where its speech is. */
-export type UploadSpeech = Pick<IntakeResult, 'upload16k' | 'speechSpans'>;
+export type UploadSpeech = Pick<FoundSpeech, 'upload16k' | 'speechSpans'>;
 
 /**
  * The speaker analysis of an upload: Resemblyzer's preprocessing, its silences trimmed by the
