@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { decodeFile } from './ffmpeg.js';
 import { fetchAudioUrl, type FetchPolicy } from './fetch-url.js';
-import { prepareReference, referenceLimits, speechPieces, type PreparedReference } from './reference.js';
+import { prepareReference, referenceLimits, refuseOverlong, speechPieces, type PreparedReference } from './reference.js';
 import { anyOutputMediatypes, parseAudioData } from './source.js';
 import type { Audio } from './types.js';
 import { vadSampleRate, type SpeechFinder, type SpeechSpan } from './vad.js';
@@ -74,6 +74,8 @@ export class ReferenceIntake {
       timeoutMs: this.options.decodeTimeoutMs,
     });
     const upload16k = decoded.byRate.get(vadSampleRate)!;
+    // Before Silero and the speaker checks, which would read all of it for nothing.
+    refuseOverlong(upload16k);
     const speechSpans = await this.detector.detect(upload16k);
     return { originalMediatype, full: decoded.byRate.get(referenceSampleRate)!, sourceSampleRate: decoded.sourceSampleRate, upload16k, speechSpans };
   }

@@ -101,17 +101,22 @@ export function speechPieces(audio: Audio, spans: SpeechSpan[], maxSeconds: numb
   return pieces;
 }
 
+/** Refuses an upload longer than a reference's source may be: checked before its speech is looked for. */
+export function refuseOverlong(audio: Audio): void {
+  if (durationSeconds(audio) > referenceLimits.maxSourceSeconds) {
+    throw new AudioRejected('too_long', `the audio is longer than ${referenceLimits.maxSourceSeconds} s; send 10-20 s of speech`);
+  }
+}
+
 /**
  * Turns a decoded upload and its speech spans into the stored reference: the best window of
  * at most 20 s of speech, edge silence trimmed, long pauses shortened, loudness normalised.
- * Refuses audio that cannot make a voice. The arithmetic is hand-written: it is a few passes
- * over one array, and an ffmpeg filter graph would need the spans as input anyway.
+ * Refuses audio that cannot make a voice (an upload too long for one is refused before, by
+ * `refuseOverlong`). The arithmetic is hand-written: it is a few passes over one array, and an
+ * ffmpeg filter graph would need the spans as input anyway.
  */
 export function prepareReference(audio: Audio, spans: SpeechSpan[], sourceSampleRate: number | null): PreparedReference {
   const totalSeconds = durationSeconds(audio);
-  if (totalSeconds > referenceLimits.maxSourceSeconds) {
-    throw new AudioRejected('too_long', `the audio is longer than ${referenceLimits.maxSourceSeconds} s; send 10-20 s of speech`);
-  }
   // Indexed loops over the samples: for-of over a typed array took this function from 9 to
   // 30 ms for a 20 s upload (V8 on Node 20), on the path of every create.
   let peak = 0;
