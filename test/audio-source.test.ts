@@ -5,7 +5,8 @@ import { decodeBase64, parseAudioData } from '../src/audio/source.js';
 import { InvalidField } from '../src/errors.js';
 
 // The data URL's base64 is checked by decoding it: whatever Node's decoder would skip or read
-// from the URL-safe alphabet is refused, as a regex over the body refused it before.
+// from the URL-safe alphabet is refused, as a regex over the body refused it before; so is a
+// dangling last character, which the regex let through when padding followed it.
 
 /** Not base64: characters Node's decoder skips, stops at, or reads as base64url. */
 const foreign = ['!', '*', '.', ':', '-', '_', '=', 'é', '€', '\u0000', '😀'];
