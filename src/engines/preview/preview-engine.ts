@@ -209,8 +209,9 @@ export class PreviewEngine implements Engine {
    * 2: the syllable rate is read in the octave around 1 kHz (version 1 read the whole band).
    * 3: a spectral correction toward the reference (version 2 had the octave EQ only).
    * 4: `paceRatio`, the voice's settings' effect on the syllable rate.
+   * 5: the spectral correction varies with the sound being made (sound classes).
    */
-  readonly promptVersion = 4;
+  readonly promptVersion = 5;
   readonly languages = Object.keys(espeakLanguages);
   readonly sampleRate: number;
   private readonly pool: EspeakPool;
