@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { correctionLayout, frameAnalyser } from '../src/audio/spectral-frames.js';
+import { joinSamples } from '../src/audio/types.js';
 import { CorrectionFilter, spectralCorrection, type SpectralCorrection } from '../src/engines/preview/spectral-correction.js';
 
 // The preview engine's spectral correction on sounds built so that the right answer is known:
@@ -76,13 +77,7 @@ function filteredWhole(samples: Float32Array, correction: SpectralCorrection, ch
   const parts: Float32Array[] = [];
   for (let at = 0; at < samples.length; at += chunk) parts.push(filter.push(samples.subarray(at, at + chunk)));
   parts.push(filter.flush());
-  const out = new Float32Array(parts.reduce((length, part) => length + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return joinSamples(parts);
 }
 
 describe('spectral correction by sound class', () => {
