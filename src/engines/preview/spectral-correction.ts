@@ -22,7 +22,7 @@
 // reached a mean cosine of 0.63-0.65 but made 78-93 % of words unrecognisable; a per-frame
 // difference smoothed over 0.4 s cost 5-6 points of word error rate; a static one kept most of
 // the likeness (0.587 against 0.532) for about one point. Eight sound classes at half strength
-// sit between the two: 0.605 against 0.596 for the static correction alone, in the same run of
+// sit between the two: 0.605 against 0.596 for the static correction alone, in one session, on
 // all 42 voices.
 import { measureSyllableRate, rms } from '../../audio/analysis.js';
 import { frameAnalyser, speechFrameIndices, type FrameAnalyser, type FrameLayout } from '../../audio/spectral-frames.js';
