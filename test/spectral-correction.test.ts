@@ -11,6 +11,8 @@ import { CorrectionFilter, spectralCorrection, type SpectralCorrection } from '.
 
 const rate = correctionLayout.sampleRate;
 const segment = Math.round(0.15 * rate);
+/** A segment and the 10 ms of silence after it. */
+const period = segment + Math.round(0.01 * rate);
 
 /** A deterministic noise source (a linear congruential generator), so every run reads the same signals. */
 function noise(seed: number): () => number {
@@ -52,8 +54,7 @@ function hiss(into: Float32Array, from: number, length: number, random: () => nu
 function recording(seconds: number, secondResonance: number, seed: number): Float32Array {
   const samples = new Float32Array(Math.round(seconds * rate));
   const random = noise(seed);
-  const gap = Math.round(0.01 * rate);
-  for (let at = 0, kind = 0; at + segment <= samples.length; at += segment + gap, kind += 1) {
+  for (let at = 0, kind = 0; at + segment <= samples.length; at += period, kind += 1) {
     if (kind % 2 === 0) vowel(samples, at, segment, secondResonance);
     else hiss(samples, at, segment, random);
   }
@@ -89,8 +90,8 @@ describe('spectral correction by sound class', () => {
   it('gives the vowel more of the speaker\'s 1.5 kHz resonance than one static correction does, and the hiss less', () => {
     assert.ok(correction?.classes, 'a correction with sound classes');
     const staticOnly: SpectralCorrection = { ...correction, classes: undefined };
-    const vowelOnly = recording(3, 0.1, 3).map((value, i) => (Math.floor(i / (segment + Math.round(0.01 * rate))) % 2 === 0 ? value : 0));
-    const hissOnly = recording(3, 0.1, 4).map((value, i) => (Math.floor(i / (segment + Math.round(0.01 * rate))) % 2 === 1 ? value : 0));
+    const vowelOnly = recording(3, 0.1, 3).map((value, i) => (Math.floor(i / period) % 2 === 0 ? value : 0));
+    const hissOnly = recording(3, 0.1, 4).map((value, i) => (Math.floor(i / period) % 2 === 1 ? value : 0));
     // The resonance against a band both corrections leave alike (500 Hz for the vowel, 4-6 kHz for the hiss), so the level correction cancels.
     const vowelTilt = (samples: Float32Array) => bandDb(samples, 1350, 1650) - bandDb(samples, 400, 600);
     const hissTilt = (samples: Float32Array) => bandDb(samples, 1350, 1650) - bandDb(samples, 4000, 6000);
