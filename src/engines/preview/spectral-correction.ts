@@ -109,9 +109,8 @@ interface MfccStats {
   spread: Float64Array;
 }
 
-/** Each MFCC vector minus its set's mean, over its set's spread. */
-function normalised(vectors: Float64Array[]): Float64Array[] {
-  const stats = mfccStats(vectors);
+/** Each MFCC vector minus its set's mean, over its set's spread (`stats`, when the caller keeps them). */
+function normalised(vectors: Float64Array[], stats: MfccStats = mfccStats(vectors)): Float64Array[] {
   return vectors.map((vector) => normalise(vector, stats, new Float64Array(vector.length)));
 }
 
@@ -160,7 +159,14 @@ function kMeans(keys: Float64Array[], count: number): Float64Array[] {
     const members = new Array<number>(count).fill(0);
     for (const key of keys) {
       let best = 0;
-      for (let c = 1; c < count; c += 1) if (squaredDistance(key, centroids[c]!) < squaredDistance(key, centroids[best]!)) best = c;
+      let bestDistance = Infinity;
+      for (let c = 0; c < count; c += 1) {
+        const distance = squaredDistance(key, centroids[c]!);
+        if (distance < bestDistance) {
+          best = c;
+          bestDistance = distance;
+        }
+      }
       members[best]! += 1;
       for (let d = 0; d < dims; d += 1) sums[best]![d]! += key[d]!;
     }
@@ -223,7 +229,7 @@ export function spectralCorrection(
   if (target.mfcc.length < 20 || source.mfcc.length < 20) return null;
   const targetKeys = normalised(target.mfcc);
   const sourceStats = mfccStats(source.mfcc);
-  const sourceKeys = source.mfcc.map((vector) => normalise(vector, sourceStats, new Float64Array(vector.length)));
+  const sourceKeys = normalised(source.mfcc, sourceStats);
   const order = layout.cepstralOrder;
   const correction = new Float64Array(order);
   const differences = sourceKeys.map(() => new Float64Array(order));
@@ -389,6 +395,7 @@ class ClassFilter {
   /** The current frame's MFCCs (the analyser writes them). */
   readonly mfcc: Float64Array;
   private readonly key: Float64Array;
+  private readonly stats: { mean: number[]; spread: number[] };
   private readonly weights: Float64Array;
   private readonly smoothed: Float64Array;
   private started = false;
@@ -401,6 +408,7 @@ class ClassFilter {
   ) {
     this.mfcc = new Float64Array(analyser.layout.mfccCount);
     this.key = new Float64Array(analyser.layout.mfccCount);
+    this.stats = { mean: classes.mfccMean, spread: classes.mfccSpread };
     this.weights = new Float64Array(classes.centroids.length);
     this.smoothed = new Float64Array(classes.centroids.length);
     this.logGains = classes.cepstra.map((cepstrum) => {
@@ -412,7 +420,7 @@ class ClassFilter {
 
   /** Writes the current frame's gain per bin into `out`. */
   gains(staticLogGains: Float64Array, level: number, out: Float64Array): void {
-    normalise(this.mfcc, { mean: this.classes.mfccMean, spread: this.classes.mfccSpread }, this.key);
+    normalise(this.mfcc, this.stats, this.key);
     classWeights(this.key, this.classes.centroids, this.weights);
     for (let c = 0; c < this.weights.length; c += 1) {
       this.smoothed[c] = this.started ? classSmoothing * this.smoothed[c]! + (1 - classSmoothing) * this.weights[c]! : this.weights[c]!;
