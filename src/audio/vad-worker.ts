@@ -1,11 +1,13 @@
-// Runs Silero VAD on its own thread (see SpeechDetectorThread in vad.ts).
+// Runs Silero VAD on its own thread (see SpeechDetectorThread in vad.ts), every window of an
+// upload in one batched run (see vad-batched.ts).
 import { workerData } from 'node:worker_threads';
 import { serveModelThread } from './model-thread.js';
-import { SpeechDetector, vadSampleRate, type DetectorOptions, type SpeechSpan } from './vad.js';
+import { BatchedSpeechDetector } from './vad-batched.js';
+import { vadSampleRate, type DetectorOptions, type SpeechSpan } from './vad.js';
 
-const { modelPath, maxSpanSeconds, options } = workerData as { modelPath: string; maxSpanSeconds: number; options: DetectorOptions };
+const { modelPath, maxSpanSeconds, threads, options } = workerData as { modelPath: string; maxSpanSeconds: number; threads: number; options: DetectorOptions };
 
 serveModelThread<Float32Array, SpeechSpan[]>(async () => {
-  const detector = new SpeechDetector(modelPath, maxSpanSeconds, options);
-  return async (samples) => ({ result: detector.detect({ samples, sampleRate: vadSampleRate }) });
+  const detector = await BatchedSpeechDetector.open(modelPath, maxSpanSeconds, threads, options);
+  return async (samples) => ({ result: await detector.detect({ samples, sampleRate: vadSampleRate }) });
 });

@@ -43,8 +43,11 @@ function checkModel(modelPath: string): void {
 }
 
 /**
- * Silero VAD through sherpa-onnx, on the calling thread. One detector serves every request:
- * its calls are synchronous, so each `detect` runs start to finish without interleaving.
+ * Silero VAD through sherpa-onnx, on the calling thread, one window per call. One detector
+ * serves every request: its calls are synchronous, so each `detect` runs start to finish
+ * without interleaving. Uploads are read by the batched run on the VAD's thread instead
+ * (vad-batched.ts), which is checked against this one span for span; this one stays for the
+ * speaker encoder's own trim when it is given no spans (benches and tests).
  */
 export class SpeechDetector implements SpeechFinder {
   private readonly vad: VadType;
@@ -99,15 +102,23 @@ export class SpeechDetector implements SpeechFinder {
 }
 
 /**
- * Silero VAD on a thread of its own: over a 20 s upload it takes 35-70 ms of CPU, during
- * which every stream on the node would wait if it ran on the event loop.
+ * onnxruntime threads for the upload VAD: two, since on the request path it runs before the
+ * speaker checks, with the cores otherwise idle (a 20 s upload: 24 ms with two, 36-49 ms with
+ * one, on the 2-core AMD EPYC). They do not spin between jobs.
+ */
+export const uploadVadThreads = 2;
+
+/**
+ * Silero VAD on a thread of its own, every window of an upload in one batched run (see
+ * vad-batched.ts; the spans are SpeechDetector's). Over a 20 s upload it takes about 25 ms of
+ * the thread, during which every stream on the node would wait if it ran on the event loop.
  */
 export class SpeechDetectorThread implements SpeechFinder {
   private readonly thread: ModelThread<Float32Array, SpeechSpan[]>;
 
-  constructor(modelPath: string, maxSpanSeconds: number, maxWaiting: number, options: DetectorOptions = uploadDetection) {
+  constructor(modelPath: string, maxSpanSeconds: number, maxWaiting: number, options: DetectorOptions = uploadDetection, threads = uploadVadThreads) {
     checkModel(modelPath);
-    this.thread = new ModelThread(new URL('./vad-worker.js', import.meta.url), { modelPath, maxSpanSeconds, options }, maxWaiting, 'Silero VAD');
+    this.thread = new ModelThread(new URL('./vad-worker.js', import.meta.url), { modelPath, maxSpanSeconds, threads, options }, maxWaiting, 'Silero VAD');
   }
 
   /** The caller keeps its samples: the thread reads a copy. */
