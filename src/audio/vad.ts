@@ -103,15 +103,16 @@ export class SpeechDetector implements SpeechFinder {
 
 /**
  * onnxruntime threads for the upload VAD: two, since on the request path it runs before the
- * speaker checks, with the cores otherwise idle (a 20 s upload: 24 ms with two, 36-49 ms with
- * one, on the 2-core AMD EPYC). They do not spin between jobs.
+ * speaker checks, with the cores otherwise idle (a 20 s upload, run directly: 24 ms with two,
+ * 36-49 ms with one, on the 2-core AMD EPYC; a 20 s WAV create took 164-191 ms with two and
+ * 215 ms with one in bench:enroll, two runs each, alternating). They do not spin between jobs.
  */
 export const uploadVadThreads = 2;
 
 /**
  * Silero VAD on a thread of its own, every window of an upload in one batched run (see
- * vad-batched.ts; the spans are SpeechDetector's). Over a 20 s upload it takes about 25 ms of
- * the thread, during which every stream on the node would wait if it ran on the event loop.
+ * vad-batched.ts; the spans are SpeechDetector's). Over a 20 s upload it takes 30-40 ms of the
+ * thread, during which every stream on the node would wait if it ran on the event loop.
  */
 export class SpeechDetectorThread implements SpeechFinder {
   private readonly thread: ModelThread<Float32Array, SpeechSpan[]>;
