@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeFile } from '../src/audio/ffmpeg.js';
 import { ResamplerPool, resamplers } from '../src/audio/resampler.js';
-import { SpeechDetector, SpeechDetectorThread, vadSampleRate } from '../src/audio/vad.js';
+import { SpeechDetector, SpeechDetectorThread } from '../src/audio/vad.js';
 import { WatermarkKey } from '../src/audio/watermark.js';
-import { audioPath, createVoice, startTestServer, type TestServer } from './helpers.js';
+import { audioPath, createVoice, decodeForVad, startTestServer, type TestServer } from './helpers.js';
 
 // Silero VAD on its own thread finds what it found on the event loop; a voice's watermark and
 // the resampler pool give the same output for the same input, whatever ran before.
@@ -24,9 +23,7 @@ describe('Silero VAD on its own thread', () => {
     const here = new SpeechDetector(modelPath, 20);
     const thread = new SpeechDetectorThread(modelPath, 20, 8);
     try {
-      const uploads = await Promise.all(
-        ['low.wav', 'human-en.wav', 'human-fr.wav', 'clipped.wav', 'noise.wav'].map(async (file) => (await decodeFile(audioPath(file), [vadSampleRate], { maxSeconds: 61, timeoutMs: 20_000 })).byRate.get(vadSampleRate)!),
-      );
+      const uploads = await Promise.all(['low.wav', 'human-en.wav', 'human-fr.wav', 'clipped.wav', 'noise.wav'].map((file) => decodeForVad(audioPath(file))));
       const onThread = await Promise.all(uploads.map((audio) => thread.detect(audio)));
       uploads.forEach((audio, index) => assert.deepEqual(onThread[index], here.detect(audio)));
       assert.ok(onThread.slice(0, 4).every((spans) => spans.length > 0), 'speech found in every spoken upload');

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { startTimbre, type RunningTimbre } from '../src/app.js';
-import { ffmpegPath } from '../src/audio/ffmpeg.js';
+import { decodeFile, ffmpegPath } from '../src/audio/ffmpeg.js';
+import type { Audio } from '../src/audio/types.js';
+import { vadSampleRate } from '../src/audio/vad.js';
 import type { Clock } from '../src/clock.js';
 import type { VoiceRecord } from '../src/store/repository.js';
 import { loadConfig, type Config } from '../src/config.js';
@@ -20,6 +22,11 @@ export const enrollmentPath = '/api/v1/services/audio/tts/customization';
 
 export function audioPath(name: string): string {
   return join(audioDir, name);
+}
+
+/** A recording decoded by ffmpeg to mono at the VAD's 16 kHz (at most 61 s). */
+export async function decodeForVad(path: string): Promise<Audio> {
+  return (await decodeFile(path, [vadSampleRate], { maxSeconds: 61, timeoutMs: 20_000 })).byRate.get(vadSampleRate)!;
 }
 
 export function dataUrl(name: string, mediatype = 'audio/wav'): string {

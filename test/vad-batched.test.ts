@@ -3,20 +3,18 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import onnxProto from 'onnx-proto';
-import { decodeFile } from '../src/audio/ffmpeg.js';
 import { encoderTrimDetection } from '../src/audio/speaker/encoder.js';
 import type { Audio } from '../src/audio/types.js';
 import { batchedSileroGraph, BatchedSpeechDetector } from '../src/audio/vad-batched.js';
 import { SpeechDetector, uploadDetection, vadSampleRate, type DetectorOptions, type SpeechSpan } from '../src/audio/vad.js';
 import { packageRoot } from '../src/paths.js';
-import { audioPath } from './helpers.js';
+import { audioPath, decodeForVad } from './helpers.js';
 
 // The batched Silero run (every window in one onnxruntime call, spans decided in TypeScript)
 // must find exactly what sherpa-onnx's Vad finds window by window, on real speech.
 
 const modelPath = join(packageRoot, 'models', 'silero_vad.onnx');
 const librispeech = join(packageRoot, '..', 'shared', 'audio', 'librispeech-train-clean');
-const decode = async (path: string): Promise<Audio> => (await decodeFile(path, [vadSampleRate], { maxSeconds: 61, timeoutMs: 20_000 })).byRate.get(vadSampleRate)!;
 
 let recordings: Audio[] = [];
 before(async () => {
@@ -26,7 +24,7 @@ before(async () => {
     .sort()
     .slice(0, 16)
     .map((name) => join(librispeech, name));
-  recordings = await Promise.all([...debian, ...libri].map(decode));
+  recordings = await Promise.all([...debian, ...libri].map(decodeForVad));
 });
 
 /** Each recording's spans from sherpa-onnx and from the batched run, with these settings. */

@@ -13,7 +13,7 @@ import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import type { Audio } from './types.js';
 import { spansFromProbabilities } from './vad-segments.js';
-import { uploadDetection, vadSampleRate, type DetectorOptions, type SpeechSpan } from './vad.js';
+import { requireVadRate, uploadDetection, type DetectorOptions, type SpeechSpan } from './vad.js';
 
 const { onnx } = onnxProto;
 type NodeProto = onnxProto.onnx.INodeProto;
@@ -160,7 +160,7 @@ export class BatchedSpeechDetector {
 
   /** Spans of speech in 16 kHz audio, in order. */
   async detect(audio: Audio): Promise<SpeechSpan[]> {
-    if (audio.sampleRate !== vadSampleRate) throw new Error(`VAD needs ${vadSampleRate} Hz audio, got ${audio.sampleRate}`);
+    requireVadRate(audio);
     return spansFromProbabilities(await this.probabilities(audio.samples), this.options, this.maxSpanSeconds);
   }
 

@@ -37,6 +37,11 @@ export interface SpeechFinder {
   detect(audio: Audio): SpeechSpan[] | Promise<SpeechSpan[]>;
 }
 
+/** Refuses audio at any rate but the VAD's (Silero here is the 16 kHz model). */
+export function requireVadRate(audio: Audio): void {
+  if (audio.sampleRate !== vadSampleRate) throw new Error(`VAD needs ${vadSampleRate} Hz audio, got ${audio.sampleRate}`);
+}
+
 /** sherpa-onnx's Vad does not throw on a missing model; it logs on every call instead. */
 function checkModel(modelPath: string): void {
   if (!existsSync(modelPath)) throw new Error(`Silero VAD model not found at ${modelPath}; run \`npm install\` (it unpacks models/silero_vad.onnx)`);
@@ -78,7 +83,7 @@ export class SpeechDetector implements SpeechFinder {
 
   /** Spans of speech in 16 kHz audio, in order. */
   detect(audio: Audio): SpeechSpan[] {
-    if (audio.sampleRate !== vadSampleRate) throw new Error(`VAD needs ${vadSampleRate} Hz audio, got ${audio.sampleRate}`);
+    requireVadRate(audio);
     const spans: SpeechSpan[] = [];
     const drain = (): void => {
       while (!this.vad.isEmpty()) {
@@ -123,8 +128,8 @@ export class SpeechDetectorThread implements SpeechFinder {
   }
 
   /** The caller keeps its samples: the thread reads a copy. */
-  detect(audio: Audio): Promise<SpeechSpan[]> {
-    if (audio.sampleRate !== vadSampleRate) return Promise.reject(new Error(`VAD needs ${vadSampleRate} Hz audio, got ${audio.sampleRate}`));
+  async detect(audio: Audio): Promise<SpeechSpan[]> {
+    requireVadRate(audio);
     return this.thread.run(audio.samples);
   }
 
