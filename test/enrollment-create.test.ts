@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeWav } from '../src/audio/wav.js';
@@ -190,5 +190,16 @@ describe('create: field rules', () => {
     const text = readFileSync(audioPath('passage.txt'), 'utf8');
     assert.equal((await server.enroll(createBody({ text }))).status, 200);
     assertError(await server.enroll(createBody({ text: 42 })), 400, 'InvalidParameter', /^input\.text must be a string/);
+  });
+});
+
+describe('create: the rehearsal before the server listens', () => {
+  it('runs a whole create on a generated upload and stores nothing', async () => {
+    const files = () => readdirSync(server.dataDir, { recursive: true }).map(String).filter((path) => !/\.(db|sqlite)(-wal|-shm|-journal)?$/.test(path)).sort();
+    const accountId = (await server.running.keys.authenticate(server.key))!.id;
+    const before = { files: files(), voices: await server.running.repository.countVoices(accountId) };
+    // It throws where any step refuses (the cut, the one-voice check with the encoder installed).
+    await server.running.voices.rehearse();
+    assert.deepEqual({ files: files(), voices: await server.running.repository.countVoices(accountId) }, before);
   });
 });

@@ -26,6 +26,7 @@ export class ModelThread<Request, Result> {
   private closing = false;
   /** The job on the thread now: terminating a thread inside onnxruntime's native run is unsafe. */
   private running: Promise<Result> | null = null;
+  private isLoaded = false;
 
   /** `what` names the model in errors ("Moonshine", "the speaker encoder"). */
   constructor(script: URL, workerData: unknown, maxWaiting: number, private readonly what: string) {
@@ -34,7 +35,10 @@ export class ModelThread<Request, Result> {
     this.worker.unref();
     this.loaded = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (message: FromModelThread<Result>) => {
-        if (message.type === 'ready') resolve();
+        if (message.type === 'ready') {
+          this.isLoaded = true;
+          resolve();
+        }
         else if (message.type === 'load-failed') reject(new Error(`${what} could not be loaded: ${message.message}`));
         else this.settle(message);
       });
@@ -57,10 +61,27 @@ export class ModelThread<Request, Result> {
   }
 
   /** Runs one job once the thread is free; `transfer` hands buffers over instead of copying them. */
-  async run(request: Request, transfer: ArrayBuffer[] = []): Promise<Result> {
+  run(request: Request, transfer: ArrayBuffer[] = []): Promise<Result> {
+    // A free, loaded thread is given the job within this call, with no await before it: a caller
+    // that goes on with work of its own (a create cutting its reference after starting the
+    // one-voice check) has the model running meanwhile, not after that work.
+    const release = this.isLoaded ? this.queue.tryAcquire() : null;
+    return release ? this.post(request, transfer, release) : this.runWhenFree(request, transfer);
+  }
+
+  private async runWhenFree(request: Request, transfer: ArrayBuffer[]): Promise<Result> {
     const release = await this.queue.acquire();
     try {
       await this.loaded;
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return this.post(request, transfer, release);
+  }
+
+  private async post(request: Request, transfer: ArrayBuffer[], release: () => void): Promise<Result> {
+    try {
       const job = this.nextJob++;
       this.running = new Promise<Result>((resolve, reject) => {
         this.pending.set(job, { resolve, reject });

@@ -15,6 +15,13 @@ export class JobQueue {
     return { running: this.running, waiting: this.waiting.length };
   }
 
+  /** A release function when a slot is free now (taking it), else null; never waits. */
+  tryAcquire(): (() => void) | null {
+    if (this.running >= this.concurrency) return null;
+    this.running += 1;
+    return this.releaser();
+  }
+
   /** Resolves with a release function once a slot is free; throws EngineBusy when full. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.running < this.concurrency) {

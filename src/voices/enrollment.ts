@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { IntakeResult, ReferenceIntake } from '../audio/intake.js';
 import { referenceSampleRate } from '../audio/intake.js';
+import type { Audio } from '../audio/types.js';
 import { encodeWav } from '../audio/wav.js';
 import type { Clock } from '../clock.js';
 import type { Transcriber } from '../audio/asr/transcriber.js';
@@ -156,6 +157,28 @@ export class VoiceService {
     }
   }
 
+  /**
+   * A create's work once, on a generated 20 s upload, storing nothing: run before the server
+   * listens, so the first create does not pay for V8 compiling its path, ffmpeg's first start
+   * from the launcher, or the VAD's and the encoder's first runs at an upload's full length.
+   */
+  async rehearse(): Promise<void> {
+    const seconds = 20;
+    const upload = encodeWav(rehearsalSignal(seconds));
+    const originalFile = this.blobs.temporaryPath();
+    try {
+      const found = await this.intake.find('rehearsal', `data:audio/wav;base64,${upload.toString('base64')}`, originalFile);
+      // The VAD hears no speech in a tone; the cut and the checks are told it all is, so they
+      // run at the length a real upload gives them.
+      const speaking = { ...found, speechSpans: [{ startSeconds: 0, endSeconds: seconds }] };
+      const checked = this.speakerChecks?.check(speaking, null, null, this.blobs.temporaryPath());
+      encodeWav(this.intake.prepare(speaking).reference);
+      await checked;
+    } finally {
+      await rm(originalFile, { force: true });
+    }
+  }
+
   /** The reference's transcript: the client's `text`, else (for an engine that needs one) English ASR where installed. */
   private async transcriptFor(engine: Engine, request: CreateVoiceRequest, speech16k: Float32Array[]): Promise<string | null> {
     if (request.text !== null || !engine.needsTranscript || this.transcriber === null) return request.text;
@@ -203,4 +226,15 @@ export class VoiceService {
     const referenced = await this.repository.referencedBlobKeys();
     return this.blobs.sweep((key) => referenced.has(key), graceMs, this.clock.now());
   }
+}
+
+/** A 48 kHz tone of a voice's pitch, its loudness moving slowly: an upload no refusal catches before the VAD. */
+function rehearsalSignal(seconds: number): Audio {
+  const sampleRate = 48000;
+  const samples = new Float32Array(seconds * sampleRate);
+  for (let i = 0; i < samples.length; i += 1) {
+    const time = i / sampleRate;
+    samples[i] = 0.1 * (0.6 + 0.4 * Math.sin(2 * Math.PI * 0.5 * time)) * (Math.sin(2 * Math.PI * 140 * time) + 0.5 * Math.sin(2 * Math.PI * 280 * time));
+  }
+  return { samples, sampleRate };
 }

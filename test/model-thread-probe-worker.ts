@@ -1,0 +1,22 @@
+// A model thread for test/model-thread.test.ts: no model, only a record of when jobs arrive.
+// Cell 0 of the shared cells counts arrivals; each job writes its arrival number into its own
+// cell and, when asked to hold, waits until cell 1 is set.
+import { serveModelThread } from '../src/audio/model-thread.js';
+
+export interface ProbeRequest {
+  cells: SharedArrayBuffer;
+  /** The cell this job marks (2 and up). */
+  cell: number;
+  hold: boolean;
+}
+
+export const goCell = 1;
+
+serveModelThread<ProbeRequest, number>(async () => async ({ cells, cell, hold }) => {
+  const view = new Int32Array(cells);
+  const arrival = Atomics.add(view, 0, 1) + 1;
+  Atomics.store(view, cell, arrival);
+  Atomics.notify(view, cell);
+  if (hold) Atomics.wait(view, goCell, 0);
+  return { result: arrival };
+});
