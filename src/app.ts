@@ -193,8 +193,8 @@ async function warmUp(
     ['the preview engine', speaking],
   ];
   await Promise.all(runs.map(async ([what, run]) => run?.catch((error: unknown) => logger.warn({ err: error }, `${what} failed its first run at start`))));
-  // After the models' first runs, which load them: a first create sent the moment a fresh
-  // server listened took 250-320 ms where later ones took 150-160 (server side, three runs).
+  // After the models' first runs, which load them. Without it, bench:synthesis's first create
+  // on a fresh install took 333-651 ms where a warm server's took 191-215 (225-318 with it).
   await voices.rehearse().catch((error: unknown) => logger.warn({ err: error }, 'a rehearsal create failed at start'));
 }
 

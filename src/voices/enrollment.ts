@@ -172,6 +172,8 @@ export class VoiceService {
       // run at the length a real upload gives them.
       const speaking = { ...found, speechSpans: [{ startSeconds: 0, endSeconds: seconds }] };
       const checked = this.speakerChecks?.check(speaking, null, null, this.blobs.temporaryPath());
+      // Awaited below; if the cut throws first, its failure is not left unhandled.
+      checked?.catch(() => undefined);
       encodeWav(this.intake.prepare(speaking).reference);
       await checked;
     } finally {
