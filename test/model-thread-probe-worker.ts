@@ -1,6 +1,7 @@
 // A model thread for test/model-thread.test.ts: no model, only a record of when jobs arrive.
 // Cell 0 of the shared cells counts arrivals; each job writes its arrival number into its own
 // cell and, when asked to hold, waits until cell 1 is set.
+import { isMainThread } from 'node:worker_threads';
 import { serveModelThread } from '../src/audio/model-thread.js';
 
 export interface ProbeRequest {
@@ -12,7 +13,9 @@ export interface ProbeRequest {
 
 export const goCell = 1;
 
-serveModelThread<ProbeRequest, number>(async () => async ({ cells, cell, hold }) => {
+// `node --test dist/test/` also runs this file as a test of its own (it runs everything under a
+// test folder); there it is on the main thread and has nothing to serve.
+if (!isMainThread) serveModelThread<ProbeRequest, number>(async () => async ({ cells, cell, hold }) => {
   const view = new Int32Array(cells);
   const arrival = Atomics.add(view, 0, 1) + 1;
   Atomics.store(view, cell, arrival);

@@ -2,13 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ModelThread } from '../src/audio/model-thread.js';
 import { JobQueue } from '../src/engines/queue.js';
-import type { ProbeRequest } from './model-thread-probe-worker.js';
+import { goCell, type ProbeRequest } from './model-thread-probe-worker.js';
 
 // A model thread is handed a job within the call that asks for it when the thread is free, so
 // the caller's own work that follows runs beside the model (a create cutting its reference
 // while the one-voice check runs); jobs that must wait keep their order.
-
-const goCell = 1;
 
 function probeThread(): ModelThread<ProbeRequest, number> {
   return new ModelThread<ProbeRequest, number>(new URL('./model-thread-probe-worker.js', import.meta.url), {}, 8, 'the probe');
