@@ -2,6 +2,7 @@
 // block the thread they are called on, so models that listen (the recognizer, the speaker
 // encoder, the VAD) run here, one job at a time, with a bounded queue in front.
 import { parentPort, Worker } from 'node:worker_threads';
+import type { InferenceSession } from 'onnxruntime-node';
 import { JobQueue } from '../engines/queue.js';
 
 /** Messages from the thread: loaded, or not; each job's result, or its failure. */
@@ -101,6 +102,16 @@ export class ModelThread<Request, Result> {
     await this.running?.catch(() => undefined);
     await this.worker.terminate();
   }
+}
+
+/** onnxruntime options for a model on its own thread: `threads` of its own, which do not spin. */
+export function modelThreadSessionOptions(threads: number): InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    // onnxruntime's pool otherwise busy-waits after each job, taking a core from the synthesizers.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
 }
 
 /**

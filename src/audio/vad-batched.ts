@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
+import { modelThreadSessionOptions } from './model-thread.js';
 import type { Audio } from './types.js';
 import { spansFromProbabilities } from './vad-segments.js';
 import { requireVadRate, uploadDetection, type DetectorOptions, type SpeechSpan } from './vad.js';
@@ -139,12 +140,7 @@ export class BatchedSpeechDetector {
 
   static async open(modelPath: string, maxSpanSeconds: number, threads: number, options: DetectorOptions = uploadDetection): Promise<BatchedSpeechDetector> {
     const graph = batchedSileroGraph(readFileSync(modelPath));
-    const session = await ort.InferenceSession.create(graph, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      // onnxruntime's pool otherwise busy-waits after each job, taking a core from the synthesizers.
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
+    const session = await ort.InferenceSession.create(graph, modelThreadSessionOptions(threads));
     return new BatchedSpeechDetector(session, maxSpanSeconds, options);
   }
 

@@ -20,7 +20,7 @@ const overlong = { threshold: 0.9, minSilenceSeconds: 0.1 } as const;
 export function spansFromProbabilities(probabilities: ArrayLike<number>, options: DetectorOptions, maxSpanSeconds: number): SpeechSpan[] {
   const window = options.windowSamples;
   const minSpeech = samplesOf(options.minSpeechSeconds);
-  const longest = Math.trunc(float32(vadSampleRate * float32(maxSpanSeconds)));
+  const longest = samplesOf(maxSpanSeconds);
   const spans: SpeechSpan[] = [];
   // The detector's buffer holds samples [head, tail); `start` is where the open utterance began (-1: none).
   let head = 0;

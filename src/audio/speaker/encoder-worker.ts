@@ -1,19 +1,14 @@
 // Runs the speaker encoder's ONNX graph on its own thread (see model-thread.ts).
 import { workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { serveModelThread } from '../model-thread.js';
+import { modelThreadSessionOptions, serveModelThread } from '../model-thread.js';
 import { encoderGraphIo } from './encoder-graph.js';
 import type { EncoderRequest, EncoderResult } from './encoder-protocol.js';
 
 const { modelPath, threads } = workerData as { modelPath: string; threads: number };
 
 serveModelThread<EncoderRequest, EncoderResult>(async () => {
-  const session = await ort.InferenceSession.create(modelPath, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    // onnxruntime's pool otherwise busy-waits after each job, taking a core from the synthesizers.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  });
+  const session = await ort.InferenceSession.create(modelPath, modelThreadSessionOptions(threads));
   return async (request) => {
     const steps = request.partialFrames.length / request.partialCount;
     const outputs = await session.run({
