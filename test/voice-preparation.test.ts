@@ -75,7 +75,7 @@ describe('a new voice is analysed after its create has answered', () => {
       assert.equal(intercepted.calls(), 1, 'the waiting synthesis used the preparation under way, not a second one');
       const stored = JSON.parse((await server.preparedVoice(await accountId(server), voice))!.voicePrompt!) as PreviewVoicePrompt;
       assert.equal(stored.engine, 'preview');
-      assert.equal(stored.version, 5);
+      assert.equal(stored.version, (server.running.engine as PreviewEngine).promptVersion);
       assert.ok(stored.correction, 'the stored prompt is whole: it holds the spectral correction');
       assert.ok(stored.correction.classes, 'with its sound classes');
       assert.ok(stored.paceRatio, 'and the pace ratio');
@@ -99,7 +99,7 @@ describe('a new voice is analysed after its create has answered', () => {
       await response.arrayBuffer();
       assert.equal(intercepted.calls(), 2);
       const stored = JSON.parse((await server.preparedVoice(await accountId(server), voice))!.voicePrompt!) as PreviewVoicePrompt;
-      assert.equal(stored.version, 5);
+      assert.equal(stored.version, (server.running.engine as PreviewEngine).promptVersion);
     } finally {
       intercepted.restore();
     }

@@ -1,6 +1,6 @@
-import FFT from 'fft.js';
 import { YIN } from 'pitchfinder';
 import { OctaveBiquad } from './biquad.js';
+import { medianFormants, type Formants } from './formants.js';
 import type { Audio } from './types.js';
 
 /** What a voice sounds like, measured the same way on references and on synthesized speech. */
@@ -14,93 +14,11 @@ export interface VoiceStats {
   /** Long-term average spectrum: level in dB of each band in `spectrumBands`. */
   spectrum: number[];
   /**
-   * Spectral envelope: mean log power (dB, mean removed) of the loud frames in 1/12-octave
-   * bins from `envelopeLowHz`, smoothed over 1/6 octave so harmonics do not show; its shift
-   * along the frequency axis follows vocal-tract length. Absent in voices analysed before it existed.
+   * Median F1, F2 and F3 (Hz) of the loud frames: where the vocal tract's resonances sit.
+   * Absent when too little voiced speech shows them, and in voices analysed before it existed.
    */
-  envelope?: number[];
+  formants?: Formants;
   rmsDb: number;
-}
-
-export const envelopeBinsPerOctave = 12;
-export const envelopeLowHz = 250;
-const envelopeBins = envelopeBinsPerOctave * 4; // 250 Hz to 4 kHz
-
-/** The envelope (see VoiceStats.envelope) with fft.js; frames of ~46 ms, loud ones only. */
-function spectralEnvelope(audio: Audio): number[] {
-  const size = audio.sampleRate > 32000 ? 2048 : 1024;
-  const fft = new FFT(size);
-  const frame = new Array<number>(size).fill(0);
-  const spectrum = fft.createComplexArray() as number[];
-  const power = new Float64Array(size / 2);
-  const window = Float64Array.from({ length: size }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (size - 1)));
-  const levels: number[] = [];
-  for (let from = 0; from + size <= audio.samples.length; from += size / 2) levels.push(frameDb(audio.samples, from, size));
-  const loud = quantile([...levels].sort((a, b) => a - b), 0.95) - 20;
-  let frames = 0;
-  levels.forEach((level, index) => {
-    if (level < loud) return;
-    const from = (index * size) / 2;
-    for (let i = 0; i < size; i += 1) frame[i] = audio.samples[from + i]! * window[i]!;
-    fft.realTransform(spectrum, frame);
-    for (let k = 0; k < size / 2; k += 1) power[k]! += spectrum[2 * k]! ** 2 + spectrum[2 * k + 1]! ** 2;
-    frames += 1;
-  });
-  const binHz = audio.sampleRate / size;
-  const raw = Array.from({ length: envelopeBins }, (_, bin) => {
-    const low = envelopeLowHz * 2 ** (bin / envelopeBinsPerOctave);
-    const high = envelopeLowHz * 2 ** ((bin + 1) / envelopeBinsPerOctave);
-    let sum = 0;
-    let count = 0;
-    for (let k = Math.floor(low / binHz); k <= Math.ceil(high / binHz); k += 1) {
-      sum += power[k] ?? 0;
-      count += 1;
-    }
-    return 10 * Math.log10(sum / Math.max(1, count) / Math.max(1, frames) + 1e-20);
-  });
-  const smoothed = raw.map((_, bin) => {
-    const neighbours = raw.slice(Math.max(0, bin - 1), bin + 2);
-    return neighbours.reduce((sum, value) => sum + value, 0) / neighbours.length;
-  });
-  const mean = smoothed.reduce((sum, value) => sum + value, 0) / smoothed.length;
-  return smoothed.map((value) => value - mean);
-}
-
-/**
- * How far (in envelope bins; positive: `voice` sits higher) `voice`'s envelope lies from
- * `base`'s: the shift, in quarter bins over +-6 bins, that correlates them best.
- */
-export function envelopeShift(voice: number[], base: number[]): number {
-  let best = 0;
-  let bestScore = -Infinity;
-  for (let shift = -6; shift <= 6; shift += 0.25) {
-    let sumXY = 0;
-    let sumX = 0;
-    let sumY = 0;
-    let sumXX = 0;
-    let sumYY = 0;
-    let count = 0;
-    for (let bin = 0; bin < voice.length; bin += 1) {
-      const at = bin - shift;
-      const lower = Math.floor(at);
-      if (lower < 0 || lower + 1 >= base.length) continue;
-      const y = base[lower]! + (at - lower) * (base[lower + 1]! - base[lower]!);
-      const x = voice[bin]!;
-      sumXY += x * y;
-      sumX += x;
-      sumY += y;
-      sumXX += x * x;
-      sumYY += y * y;
-      count += 1;
-    }
-    const covariance = sumXY - (sumX * sumY) / count;
-    const score = covariance / Math.sqrt(Math.max(1e-12, (sumXX - (sumX * sumX) / count) * (sumYY - (sumY * sumY) / count)));
-    if (score > bestScore) {
-      bestScore = score;
-      best = shift;
-    }
-  }
-  return best;
 }
 
 /** Octave band centres (Hz) of the long-term spectrum and of the preview engine's EQ. */
@@ -228,6 +146,11 @@ export function measureSyllableRate(audio: Audio): number {
   return syllableRate(decimate(audio));
 }
 
+function optionalFormants(audio: Audio): { formants?: Formants } {
+  const formants = medianFormants(audio);
+  return formants ? { formants } : {};
+}
+
 export function analyseVoice(audio: Audio): VoiceStats {
   const at8k = decimate(audio);
   const pitches = trackPitch(at8k).sort((a, b) => a - b);
@@ -236,7 +159,7 @@ export function analyseVoice(audio: Audio): VoiceStats {
     f0RangeSemitones: pitches.length > 0 ? 12 * Math.log2(quantile(pitches, 0.9) / quantile(pitches, 0.1)) : 0,
     syllableRate: syllableRate(at8k),
     spectrum: bandSpectrum(audio),
-    envelope: spectralEnvelope(audio),
+    ...optionalFormants(audio),
     rmsDb: 10 * Math.log10(rms(audio.samples) ** 2 + 1e-12),
   };
 }

@@ -13,8 +13,11 @@ export interface EspeakSettings {
   eqGainsDb: number[];
   /** Linear gain applied last. */
   gain: number;
-  /** Multiplies every formant frequency of the variant: vocal-tract length (1 = unchanged). */
-  formantScale: number;
+  /**
+   * Multiply the variant's formant frequencies: F1, F2, and F3 with every formant above it
+   * (1 = unchanged). The vocal tract's length and shape.
+   */
+  formantScales: [number, number, number];
   /** The voice's spectral correction toward its reference; when set, it replaces the EQ. */
   correction?: SpectralCorrection | null;
 }

@@ -29,20 +29,25 @@ const consonantAmplitude = 250;
 
 /**
  * Timbre's copy of the voice's variant: a variant file written once into espeak's (in-memory)
- * data folder, with every formant frequency multiplied by `scale` and the consonants louder.
- * A voice without a variant (espeak's own, the bare baseline) is left as it is.
+ * data folder, with its formant frequencies multiplied by `scales` (F1, F2, F3 and above) and
+ * the consonants louder. A voice without a variant (espeak's own, the bare baseline) is left as
+ * it is. espeak-ng ignores a voice name longer than about 40 characters, so the name stays short.
  */
-function timbreVariant(voice: string, scale: number): string {
-  const percent = Math.round(scale * 100);
+function timbreVariant(voice: string, scales: [number, number, number]): string {
+  const percents = scales.map((scale) => Math.round(scale * 100));
   const [language, variant] = voice.split('+') as [string, string | undefined];
   if (!variant) return voice;
-  const name = `timbre_${variant}_${percent}`;
+  const name = `timbre_${variant}_${percents.join('_')}`;
   if (!espeakModule.FS.analyzePath(variantDir + name).exists) {
     const original = espeakModule.FS.readFile(variantDir + variant, { encoding: 'utf8' }) as string;
     const copy = original
       .replace(/^name .*$/m, `name ${name}`)
       .replace(/^consonants\b.*$/gm, '')
-      .replace(/^formant\s+(\d+)\s+(\d+)/gm, (_, index: string, frequency: string) => `formant ${index} ${Math.round((Number(frequency) * percent) / 100)}`);
+      .replace(/^formant\s+(\d+)\s+(\d+)/gm, (_, index: string, frequency: string) => {
+        // Formant 0, espeak-ng's low-frequency component under F1, moves with F1.
+        const percent = percents[Math.min(2, Math.max(0, Number(index) - 1))]!;
+        return `formant ${index} ${Math.round((Number(frequency) * percent) / 100)}`;
+      });
     espeakModule.FS.writeFile(variantDir + name, `${copy}\nconsonants ${consonantAmplitude} ${consonantAmplitude}\n`);
   }
   return `${language}+${name}`;
@@ -72,7 +77,7 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
  * EQ and gain) to `onChunk`, and each event espeak reached to `onEvent`.
  */
 function speak(text: string, settings: EspeakSettings, onChunk: (samples: Float32Array<ArrayBuffer>) => void, onEvent: (event: EspeakEvent) => void = () => undefined): void {
-  espeak.set_voice(timbreVariant(settings.voice, settings.formantScale));
+  espeak.set_voice(timbreVariant(settings.voice, settings.formantScales));
   espeak.set_rate(settings.wordsPerMinute);
   espeak.set_pitch(settings.pitch);
   espeak.set_range(settings.range);

@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { analyseVoice, envelopeShift, spectrumBands, type VoiceStats } from '../../audio/analysis.js';
+import { analyseVoice, spectrumBands, type VoiceStats } from '../../audio/analysis.js';
+import type { Formants } from '../../audio/formants.js';
 import { collectAudio, type Audio } from '../../audio/types.js';
 import type { Engine, LanguageCode, SynthesisOptions, VoicePrompt } from '../engine.js';
 import type { EspeakSettings } from './espeak-protocol.js';
@@ -79,14 +80,27 @@ const rehearsalSentences = [
   'Every January, Zoe visits her cousins in Ohio.',
   'Hurry up! The train to Boston leaves in ten minutes.',
 ];
+/**
+ * What the formant tables are read on (about 75 s): a median formant depends on the text's
+ * vowels. espeak's m6 gave the calibration text alone an F1 of 506 Hz, five other passages
+ * 430-486 Hz (F2 1539-1647 Hz; F3 within 0.5 %); with the rehearsal sentences, 478 Hz and
+ * 1608 Hz, near the six passages together (473 and 1598 Hz).
+ */
+const formantText = [calibrationText, ...rehearsalSentences].join(' ');
 const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
 const rangeGrid = [0, 33, 66, 99];
 const rateGrid = [80, 110, 140, 175, 200, 230, 260, 300, 350, 450];
 const formantScaleGrid = [0.8, 0.9, 1, 1.1, 1.2];
-/** Vocal tracts differ by about +-12 % between adults; beyond that espeak's vowels blur. */
-const formantScaleLimits = { min: 0.88, max: 1.12 } as const;
-const envelopeRange = 33;
-export const calibrationVersion = 7;
+/**
+ * How far each formant of a variant is moved at most. Below 0.85 espeak's F1 hardly moves
+ * (m6: 455 Hz at 0.8, 461 Hz at 0.9, 506 Hz at 1 on the calibration text); 17 of the first 40
+ * LibriSpeech voices sit at that limit for F1 and 11 for F2, and a limit of 0.8 gave the same
+ * likeness. Up to 1.2 the test voices' word error rates stayed within 2 points.
+ */
+const formantScaleLimits = { min: 0.85, max: 1.2 } as const;
+/** The range the formants at each pitch are measured at. */
+const formantRange = 33;
+export const calibrationVersion = 8;
 /** Band levels at or below this are bands the analysis could not measure. */
 const unmeasuredBandDb = -100;
 /** EQ beyond this per band costs intelligibility more than it gains likeness. */
@@ -96,7 +110,7 @@ const maxPaceRatio = 1.25;
 /** espeak ranges above this make its vowels harder to understand (measured with Moonshine). */
 const maxRange = 40;
 /** espeak-ng's own defaults: the bare synthesizer, and the base every calibration varies. */
-const espeakDefaults: EspeakSettings = { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1, formantScale: 1 };
+const espeakDefaults: EspeakSettings = { voice: 'en-us', wordsPerMinute: 175, pitch: 50, range: 50, eqGainsDb: [], gain: 1, formantScales: [1, 1, 1] };
 
 export interface Calibration {
   /** Measured median F0 at each pitch of `pitchGrid`, one row per range of `rangeGrid` (null: no voiced frame). */
@@ -104,10 +118,10 @@ export interface Calibration {
   /** Measured F0 spread (semitones) at each range of `rangeGrid`, at pitch 50. */
   semitonesByRange: number[];
   syllableRateByWpm: number[];
-  /** The unscaled variant's spectral envelope at each pitch of `pitchGrid` (range `envelopeRange`): F0 moves it a little. */
-  envelopeByPitch: number[][];
-  /** Measured envelope shift (bins, against `bare`) at each formant scale of `formantScaleGrid`. */
-  envelopeShiftByFormantScale: number[];
+  /** The unscaled variant's median formants on `formantText` at each pitch of `pitchGrid` (range `formantRange`): F0 moves them a little. */
+  formantsByPitch: Formants[];
+  /** Its median formants on `formantText` with every formant scaled by each factor of `formantScaleGrid`, at espeak's defaults. */
+  formantsByScale: Formants[];
   /** The bare variant's stats at espeak's defaults. */
   bare: VoiceStats;
 }
@@ -155,6 +169,12 @@ function betweenRangeRows(calibration: Calibration, range: number, read: (row: (
   return low + share * (read(calibration.f0ByRangeAndPitch[upper]!) - low);
 }
 
+/** The formants of a calibration reading: espeak's own speech always shows them. */
+function measuredFormants(stats: VoiceStats): Formants {
+  if (!stats.formants) throw new Error('espeak-ng\'s calibration reading showed no formants');
+  return stats.formants;
+}
+
 /** The pitch setting that gives `targetF0` at `range`. */
 function pitchFor(calibration: Calibration, range: number, targetF0: number): number {
   return betweenRangeRows(calibration, range, (row) => invert(pitchGrid, row, targetF0));
@@ -172,18 +192,23 @@ function reachable(calibration: Calibration, range: number, targetF0: number): b
 }
 
 /**
- * The formant scale that puts the variant's envelope (at the pitch it will speak at) where
- * the voice's is: the envelope shift between them, mapped through the measured shift of each
- * formant scale.
+ * Each formant's scale that puts the variant's median F1, F2 and F3 (at the pitch it will speak
+ * at) where the voice's are. One scale for the whole vocal tract (the shift of the long-term
+ * envelope, prompt version 5) put 11 of the first 12 LibriSpeech voices at its lower limit,
+ * while their formants lay above espeak's: the envelope's shift followed its tilt as well.
  */
-function formantScaleFor(calibration: Calibration, envelope: number[], pitch: number): number {
+function formantScalesFor(calibration: Calibration, formants: Formants, pitch: number): Formants {
   const upper = Math.max(1, pitchGrid.findIndex((setting) => setting >= pitch));
   const share = Math.max(0, Math.min(1, (pitch - pitchGrid[upper - 1]!) / (pitchGrid[upper]! - pitchGrid[upper - 1]!)));
-  const below = calibration.envelopeByPitch[upper - 1]!;
-  const above = calibration.envelopeByPitch[upper]!;
-  const base = below.map((value, bin) => value + share * (above[bin]! - value));
-  const scale = invert(formantScaleGrid, calibration.envelopeShiftByFormantScale, envelopeShift(envelope, base));
-  return Math.round(Math.max(formantScaleLimits.min, Math.min(formantScaleLimits.max, scale)) * 100) / 100;
+  const below = calibration.formantsByPitch[upper - 1]!;
+  const above = calibration.formantsByPitch[upper]!;
+  const atDefaults = calibration.formantsByScale[formantScaleGrid.indexOf(1)]!;
+  return formants.map((voiceHz, index) => {
+    const atPitch = below[index]! + share * (above[index]! - below[index]!);
+    // The tables' scales are measured at espeak's default pitch: take the pitch's own shift out.
+    const scale = invert(formantScaleGrid, calibration.formantsByScale.map((measured) => measured[index]!), (voiceHz * atDefaults[index]!) / atPitch);
+    return Math.round(Math.max(formantScaleLimits.min, Math.min(formantScaleLimits.max, scale)) * 100) / 100;
+  }) as Formants;
 }
 
 function detectLanguage(text: string): LanguageCode | null {
@@ -198,9 +223,9 @@ function detectLanguage(text: string): LanguageCode | null {
  * The embedded default: espeak-ng (WebAssembly, in worker threads) steered toward the
  * enrolled voice. Pitch, pitch range and speaking rate are set through espeak's own
  * parameters, mapped through tables measured at start with the same analysis that is run on
- * references; the voice variant follows F0; the variant's formants are scaled (a variant file
- * written at run time) until the spectral envelope sits where the reference's does, which
- * is how vocal-tract length shows; an octave-band EQ moves espeak's long-term spectrum
+ * references; the voice variant follows F0; each of the variant's first formants is scaled (a variant
+ * file written at run time) until its median sits where the reference's does, which is how
+ * the vocal tract's length and shape show; an octave-band EQ moves espeak's long-term spectrum
  * toward the reference's; loudness follows the reference.
  */
 export class PreviewEngine implements Engine {
@@ -210,8 +235,10 @@ export class PreviewEngine implements Engine {
    * 3: a spectral correction toward the reference (version 2 had the octave EQ only).
    * 4: `paceRatio`, the voice's settings' effect on the syllable rate.
    * 5: the spectral correction varies with the sound being made (sound classes).
+   * 6: the voice's median F1, F2 and F3, each formant scaled on its own (version 5 had one
+   *    scale, from the long-term envelope's shift).
    */
-  readonly promptVersion = 5;
+  readonly promptVersion = 6;
   readonly languages = Object.keys(espeakLanguages);
   readonly sampleRate: number;
   private readonly pool: EspeakPool;
@@ -269,13 +296,13 @@ export class PreviewEngine implements Engine {
     return calibration;
   }
 
-  /** Measures how one variant answers to pitch, range, rate and formant scale (about 7 s). */
+  /** Measures how one variant answers to pitch, range, rate and formant scales (about 40 s). */
   async measureCalibration(variant: string): Promise<Calibration> {
     const base: EspeakSettings = { ...espeakDefaults, voice: `${espeakDefaults.voice}+${variant}` };
     const measure = async (text: string, settings: Partial<EspeakSettings>) => analyseVoice(await this.collect(text, { ...base, ...settings }));
     // One job at a time, so calibration never fills the queue that requests share.
     const f0ByRangeAndPitch: (number | null)[][] = [];
-    const envelopeByPitch: number[][] = [];
+    const formantsByPitch: Formants[] = [];
     const semitonesByRange: number[] = [];
     for (const range of rangeGrid) {
       const row: (number | null)[] = [];
@@ -283,7 +310,7 @@ export class PreviewEngine implements Engine {
         const stats = await measure(calibrationText, { pitch, range });
         row.push(stats.medianF0);
         if (pitch === 50) semitonesByRange.push(stats.f0RangeSemitones);
-        if (range === envelopeRange) envelopeByPitch.push(stats.envelope!);
+        if (range === formantRange) formantsByPitch.push(measuredFormants(await measure(formantText, { pitch, range })));
       }
       f0ByRangeAndPitch.push(row);
     }
@@ -294,12 +321,11 @@ export class PreviewEngine implements Engine {
       syllableRateByWpm.push(stats.syllableRate);
       if (wordsPerMinute === base.wordsPerMinute) bare = stats;
     }
-    const envelopeShiftByFormantScale: number[] = [];
-    for (const formantScale of formantScaleGrid) {
-      const stats = formantScale === 1 ? bare! : await measure(calibrationText, { formantScale });
-      envelopeShiftByFormantScale.push(envelopeShift(stats.envelope!, bare!.envelope!));
+    const formantsByScale: Formants[] = [];
+    for (const scale of formantScaleGrid) {
+      formantsByScale.push(measuredFormants(await measure(formantText, { formantScales: [scale, scale, scale] })));
     }
-    return { f0ByRangeAndPitch, semitonesByRange, syllableRateByWpm, envelopeByPitch, envelopeShiftByFormantScale, bare: bare! };
+    return { f0ByRangeAndPitch, semitonesByRange, syllableRateByWpm, formantsByPitch, formantsByScale, bare: bare! };
   }
 
   /** Every variant's tables, measured now, as `npm run calibrate` ships them. */
@@ -362,8 +388,8 @@ export class PreviewEngine implements Engine {
       range: Math.round(range),
       eqGainsDb: correction ? [] : eqGainsDb.map((gain) => Math.max(-maxEqDb, Math.min(maxEqDb, gain))),
       gain: 10 ** ((stats.rmsDb - calibration.bare.rmsDb) / 20) * (volume / 50),
-      // Vocal-tract length: the formant scale whose measured envelope shift matches the voice's.
-      formantScale: stats.envelope ? formantScaleFor(calibration, stats.envelope, pitch) : 1,
+      // The vocal tract: where its resonances sit (a voice analysed without them keeps the variant's).
+      formantScales: stats.formants ? formantScalesFor(calibration, stats.formants, pitch) : [1, 1, 1],
     };
   }
 
