@@ -4,7 +4,7 @@
 // Markel and Gray, 1976), and the median of each over the loud frames. Hand-written over
 // fft.js: no maintained npm package does linear prediction or tracks formants.
 import FFT from 'fft.js';
-import { PolyphaseResampler } from './polyphase-resampler.js';
+import { PolyphaseResampler, type PolyphaseOptions } from './polyphase-resampler.js';
 import { hannWindow } from './speaker/mel.js';
 import type { Audio } from './types.js';
 
@@ -15,9 +15,17 @@ const analysisRate = 16000;
 /** Two poles per kHz of bandwidth and two for the glottal and radiation tilt. */
 const order = 18;
 const frameLength = 400; // 25 ms
-const hop = 160; // 10 ms
-/** The envelope is read at 15.6 Hz steps; each peak is placed between them by a parabola. */
-const fftSize = 1024;
+/** 20 ms: a median over a reference's thousand frames needs no finer step (10 ms took twice as long). */
+const hop = 320;
+/** The envelope is read at 31.25 Hz steps; each peak is placed between them by a parabola. */
+const fftSize = 512;
+/** Above every formant looked for: the envelope is read no higher. */
+const topHz = 4000;
+/**
+ * Nothing above `topHz` is read, so the resampler keeps half the band and its filter can be
+ * several times shorter than a stream's (24 -> 16 kHz: 60-90 ms for 20 s with the default).
+ */
+const resampling: PolyphaseOptions = { passbandFraction: 0.5, stopbandDb: 60 };
 /** Frames this far below the loudest (95th percentile) are pauses, breaths and weak consonants. */
 const loudnessDb = 20;
 /** Fewer frames with all three formants than this are not a voice's median. */
@@ -27,7 +35,7 @@ const searchHz = { f1: [200, 1000], f2: [700, 2800], f3: [1600, 3800], minGap: 2
 
 function at16k(audio: Audio): Float32Array {
   if (audio.sampleRate === analysisRate) return audio.samples;
-  const resampler = new PolyphaseResampler(audio.sampleRate, analysisRate);
+  const resampler = new PolyphaseResampler(audio.sampleRate, analysisRate, resampling);
   const head = resampler.process(audio.samples);
   const tail = resampler.finish();
   const samples = new Float32Array(head.length + tail.length);
@@ -81,7 +89,8 @@ export function medianFormants(audio: Audio): Formants | null {
   const fft = new FFT(fftSize);
   const padded = new Array<number>(fftSize).fill(0);
   const spectrum = fft.createComplexArray() as number[];
-  const envelopeDb = new Float64Array(fftSize / 2);
+  const topBin = Math.ceil(topHz / (analysisRate / fftSize)) + 1;
+  const inversePower = new Float64Array(topBin + 1);
   const binHz = analysisRate / fftSize;
   const found: Formants[] = [];
   starts.forEach((start, index) => {
@@ -95,12 +104,13 @@ export function medianFormants(audio: Audio): Formants | null {
     const a = levinsonDurbin(r);
     for (let i = 0; i <= order; i += 1) padded[i] = a[i]!;
     fft.realTransform(spectrum, padded);
-    // The all-pole envelope is 1 / |A|: its peaks are the troughs of |A|.
-    for (let k = 0; k < fftSize / 2; k += 1) envelopeDb[k] = -10 * Math.log10(spectrum[2 * k]! ** 2 + spectrum[2 * k + 1]! ** 2 + 1e-20);
+    // The all-pole envelope is 1 / |A|^2: its peaks are the troughs of |A|^2.
+    for (let k = 0; k <= topBin; k += 1) inversePower[k] = 1 / (spectrum[2 * k]! ** 2 + spectrum[2 * k + 1]! ** 2 + 1e-20);
     const peaks: number[] = [];
-    for (let k = 1; k < fftSize / 2 - 1; k += 1) {
-      const [left, centre, right] = [envelopeDb[k - 1]!, envelopeDb[k]!, envelopeDb[k + 1]!];
-      if (centre > left && centre >= right) {
+    for (let k = 1; k < topBin; k += 1) {
+      if (inversePower[k]! > inversePower[k - 1]! && inversePower[k]! >= inversePower[k + 1]!) {
+        // The parabola through the three log levels places the peak between bins.
+        const [left, centre, right] = [Math.log(inversePower[k - 1]!), Math.log(inversePower[k]!), Math.log(inversePower[k + 1]!)];
         const curvature = left - 2 * centre + right;
         peaks.push((k + (curvature < 0 ? (0.5 * (left - right)) / curvature : 0)) * binHz);
       }
