@@ -1,5 +1,5 @@
 // Where a voice's first three formants sit: linear prediction by the autocorrelation method
-// (Levinson-Durbin recursion; Makhoul, 1975) on 25 ms frames at 16 kHz, the peaks of each
+// (Levinson-Durbin recursion; Makhoul, 1975) on 25 ms frames every 20 ms at 16 kHz, the peaks of each
 // frame's all-pole envelope picked as F1, F2 and F3 (the peak-picking formant tracker of
 // Markel and Gray, 1976), and the median of each over the loud frames. Hand-written over
 // fft.js: no maintained npm package does linear prediction or tracks formants.

@@ -194,8 +194,9 @@ function reachable(calibration: Calibration, range: number, targetF0: number): b
 /**
  * Each formant's scale that puts the variant's median F1, F2 and F3 (at the pitch it will speak
  * at) where the voice's are. One scale for the whole vocal tract (the shift of the long-term
- * envelope, prompt version 5) put 11 of the first 12 LibriSpeech voices at its lower limit,
- * while their formants lay above espeak's: the envelope's shift followed its tilt as well.
+ * envelope, prompt version 5) put 11 of the first 12 LibriSpeech voices at its lower limit
+ * (0.88), while their median formants lay above those of espeak's reading at that scale: the
+ * envelope's shift followed its tilt as well.
  */
 function formantScalesFor(calibration: Calibration, formants: Formants, pitch: number): Formants {
   const upper = Math.max(1, pitchGrid.findIndex((setting) => setting >= pitch));
