@@ -6,7 +6,7 @@
 import FFT from 'fft.js';
 import { PolyphaseResampler, type PolyphaseOptions } from './polyphase-resampler.js';
 import { hannWindow } from './speaker/mel.js';
-import type { Audio } from './types.js';
+import { joinSamples, type Audio } from './types.js';
 
 /** Median F1, F2 and F3 in Hz. */
 export type Formants = [number, number, number];
@@ -36,12 +36,7 @@ const searchHz = { f1: [200, 1000], f2: [700, 2800], f3: [1600, 3800], minGap: 2
 function at16k(audio: Audio): Float32Array {
   if (audio.sampleRate === analysisRate) return audio.samples;
   const resampler = new PolyphaseResampler(audio.sampleRate, analysisRate, resampling);
-  const head = resampler.process(audio.samples);
-  const tail = resampler.finish();
-  const samples = new Float32Array(head.length + tail.length);
-  samples.set(head);
-  samples.set(tail, head.length);
-  return samples;
+  return joinSamples([resampler.process(audio.samples), resampler.finish()]);
 }
 
 /** Prediction coefficients a[0..order] (a[0] = 1) from the autocorrelation `r`. */

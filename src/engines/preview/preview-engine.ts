@@ -198,7 +198,7 @@ function reachable(calibration: Calibration, range: number, targetF0: number): b
  * (0.88), while their median formants lay above those of espeak's reading at that scale: the
  * envelope's shift followed its tilt as well.
  */
-function formantScalesFor(calibration: Calibration, formants: Formants, pitch: number): Formants {
+function formantScalesFor(calibration: Calibration, formants: Formants, pitch: number): EspeakSettings['formantScales'] {
   const upper = Math.max(1, pitchGrid.findIndex((setting) => setting >= pitch));
   const share = Math.max(0, Math.min(1, (pitch - pitchGrid[upper - 1]!) / (pitchGrid[upper]! - pitchGrid[upper - 1]!)));
   const below = calibration.formantsByPitch[upper - 1]!;
@@ -209,7 +209,7 @@ function formantScalesFor(calibration: Calibration, formants: Formants, pitch: n
     // The tables' scales are measured at espeak's default pitch: take the pitch's own shift out.
     const scale = invert(formantScaleGrid, calibration.formantsByScale.map((measured) => measured[index]!), (voiceHz * atDefaults[index]!) / atPitch);
     return Math.round(Math.max(formantScaleLimits.min, Math.min(formantScaleLimits.max, scale)) * 100) / 100;
-  }) as Formants;
+  }) as EspeakSettings['formantScales'];
 }
 
 function detectLanguage(text: string): LanguageCode | null {
