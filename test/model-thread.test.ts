@@ -54,6 +54,25 @@ describe('a model thread', () => {
       await thread.close();
     }
   });
+
+  for (const crash of ['exit', 'throw'] as const) {
+    it(`fails the job of a thread that stops (${crash}), and runs the next ones on a new thread`, { timeout: 30_000 }, async () => {
+      const thread = probeThread();
+      const cells = new SharedArrayBuffer(8 * 4);
+      try {
+        assert.equal(await thread.run({ cells, cell: 2, hold: false }), 1, 'the thread is loaded');
+        // Asked for together: two wait behind the job that stops the thread.
+        const crashed = thread.run({ cells, cell: 3, hold: false, crash });
+        const waiting = [thread.run({ cells, cell: 4, hold: false }), thread.run({ cells, cell: 5, hold: false })];
+        await assert.rejects(crashed, crash === 'throw' ? /the probe thread stopped unexpectedly: the probe crashed/ : /the probe thread stopped unexpectedly/);
+        // The arrival count lives in the shared cells, so the new thread goes on counting.
+        assert.deepEqual(await Promise.all(waiting), [2, 3]);
+        assert.equal(await thread.run({ cells, cell: 6, hold: false }), 4, 'a job asked for after the crash runs as well');
+      } finally {
+        await thread.close();
+      }
+    });
+  }
 });
 
 describe('the job queue', () => {

@@ -17,10 +17,15 @@ export interface ToModelThread<Request> {
   request: Request;
 }
 
-/** The caller's side: posts jobs to the thread at `script` and settles them as answers come. */
+/**
+ * The caller's side: posts jobs to the thread at `script` and settles them as answers come. A
+ * thread that stops after loading its model (an uncaught error in it, or its exit) fails the job
+ * it had and is replaced, as the synthesizer pool replaces its threads: the model stays usable
+ * and the server keeps serving.
+ */
 export class ModelThread<Request, Result> {
-  private readonly worker: Worker;
-  private readonly loaded: Promise<void>;
+  private worker!: Worker;
+  private loaded!: Promise<void>;
   private readonly pending = new Map<number, { resolve: (result: Result) => void; reject: (error: Error) => void }>();
   private readonly queue: JobQueue;
   private nextJob = 1;
@@ -28,26 +33,49 @@ export class ModelThread<Request, Result> {
   /** The job on the thread now: terminating a thread inside onnxruntime's native run is unsafe. */
   private running: Promise<Result> | null = null;
   private isLoaded = false;
+  /** Jobs asked for and not yet answered: while there are any, the thread keeps the process alive. */
+  private outstanding = 0;
 
   /** `what` names the model in errors ("Moonshine", "the speaker encoder"). */
-  constructor(script: URL, workerData: unknown, maxWaiting: number, private readonly what: string) {
+  constructor(
+    private readonly script: URL,
+    private readonly workerData: unknown,
+    maxWaiting: number,
+    private readonly what: string,
+  ) {
     this.queue = new JobQueue(1, maxWaiting);
-    this.worker = new Worker(script, { workerData });
-    this.worker.unref();
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const worker = new Worker(this.script, { workerData: this.workerData });
+    if (this.outstanding === 0) worker.unref();
+    this.worker = worker;
+    this.isLoaded = false;
+    let hadLoaded = false;
+    let uncaught: string | null = null;
     this.loaded = new Promise<void>((resolve, reject) => {
-      this.worker.on('message', (message: FromModelThread<Result>) => {
+      worker.on('message', (message: FromModelThread<Result>) => {
         if (message.type === 'ready') {
+          hadLoaded = true;
           this.isLoaded = true;
           resolve();
         }
-        else if (message.type === 'load-failed') reject(new Error(`${what} could not be loaded: ${message.message}`));
+        else if (message.type === 'load-failed') reject(new Error(`${this.what} could not be loaded: ${message.message}`));
         else this.settle(message);
       });
-      this.worker.once('exit', () => {
-        reject(new Error(`the ${what} thread stopped`));
+      // An error thrown on the thread outside a job ends it ('exit' follows). Unheard, Node
+      // rethrows it on this thread, and the whole server stops.
+      worker.on('error', (error) => {
+        uncaught = error.message;
+      });
+      worker.once('exit', () => {
+        reject(new Error(`the ${this.what} thread stopped${uncaught ? `: ${uncaught}` : ''}`));
         if (this.closing) return;
-        for (const job of this.pending.values()) job.reject(new Error(`the ${what} thread stopped unexpectedly`));
+        for (const job of this.pending.values()) job.reject(new Error(`the ${this.what} thread stopped unexpectedly${uncaught ? `: ${uncaught}` : ''}`));
         this.pending.clear();
+        // A thread that could not load its model is not started again: it would fail again.
+        if (hadLoaded) this.spawn();
       });
     });
     this.loaded.catch(() => undefined);
@@ -67,7 +95,19 @@ export class ModelThread<Request, Result> {
     // that goes on with work of its own (a create cutting its reference after starting the
     // one-voice check) has the model running meanwhile, not after that work.
     const release = this.isLoaded ? this.queue.tryAcquire() : null;
-    return release ? this.post(request, transfer, release) : this.runWhenFree(request, transfer);
+    this.holdProcess(1);
+    const answer = release ? this.post(request, transfer, release) : this.runWhenFree(request, transfer);
+    return answer.finally(() => this.holdProcess(-1));
+  }
+
+  /**
+   * An idle thread does not keep the process from exiting; one with jobs to answer does (also
+   * while a replacement loads, when nothing else may be holding the event loop open).
+   */
+  private holdProcess(change: 1 | -1): void {
+    this.outstanding += change;
+    if (this.outstanding === 0) this.worker.unref();
+    else this.worker.ref();
   }
 
   private async runWhenFree(request: Request, transfer: ArrayBuffer[]): Promise<Result> {
