@@ -4,7 +4,7 @@
 import { workerData } from 'node:worker_threads';
 import llamaTokenizer from 'llama-tokenizer-js';
 import * as ort from 'onnxruntime-node';
-import { serveModelThread } from '../model-thread.js';
+import { modelThreadSessionOptions, serveModelThread } from '../model-thread.js';
 import type { MoonshineFiles, MoonshineHeard, MoonshineRequest } from './moonshine-protocol.js';
 import { loopAtEnd } from './repetition.js';
 
@@ -47,7 +47,7 @@ function argMaxOfLastRow(logits: ort.Tensor): number {
 }
 
 async function load(): Promise<(request: MoonshineRequest) => Promise<{ result: MoonshineHeard }>> {
-  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+  const options = modelThreadSessionOptions(threads);
   const encoder = await ort.InferenceSession.create(files.encoder, options);
   const decoder = await ort.InferenceSession.create(files.decoder, options);
   const presentNames = decoder.outputNames.filter((name) => name.startsWith('present.'));
