@@ -10,6 +10,8 @@ export interface ServerProcess {
   output: () => string;
 }
 
+const startLimitMs = 60_000;
+
 /** Runs `timbre serve` as its own process and waits for the line that gives its address. */
 export function spawnServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [timbreBin, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
@@ -18,7 +20,13 @@ export function spawnServer(args: string[], env: Record<string, string> = {}): P
   });
   let output = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 20_000);
+    // A server listens after 7-10 s on a quiet 2-core machine (it rehearses its synthesizers and
+    // loads its models first); a loaded CI machine can take twice that. One that never starts is
+    // stopped, so it does not outlive the test.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start within ${startLimitMs / 1000} s: ${output}`));
+    }, startLimitMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /Timbre is serving at (http:\/\/\S+)/.exec(output);
