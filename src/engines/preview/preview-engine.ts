@@ -238,9 +238,8 @@ export class PreviewEngine implements Engine {
    * 5: the spectral correction varies with the sound being made (sound classes).
    * 6: the voice's median F1, F2 and F3, each formant scaled on its own (version 5 had one
    *    scale, from the long-term envelope's shift).
-   * 7: the sound classes' corrections at 0.75 of their measured difference (0.5 before).
    */
-  readonly promptVersion = 7;
+  readonly promptVersion = 6;
   readonly languages = Object.keys(espeakLanguages);
   readonly sampleRate: number;
   private readonly pool: EspeakPool;
