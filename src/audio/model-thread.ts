@@ -52,12 +52,10 @@ export class ModelThread<Request, Result> {
     if (this.outstanding === 0) worker.unref();
     this.worker = worker;
     this.isLoaded = false;
-    let hadLoaded = false;
     let uncaught: string | null = null;
     this.loaded = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: FromModelThread<Result>) => {
         if (message.type === 'ready') {
-          hadLoaded = true;
           this.isLoaded = true;
           resolve();
         }
@@ -70,12 +68,14 @@ export class ModelThread<Request, Result> {
         uncaught = error.message;
       });
       worker.once('exit', () => {
-        reject(new Error(`the ${this.what} thread stopped${uncaught ? `: ${uncaught}` : ''}`));
+        const cause = uncaught ? `: ${uncaught}` : '';
+        reject(new Error(`the ${this.what} thread stopped${cause}`));
         if (this.closing) return;
-        for (const job of this.pending.values()) job.reject(new Error(`the ${this.what} thread stopped unexpectedly${uncaught ? `: ${uncaught}` : ''}`));
+        for (const job of this.pending.values()) job.reject(new Error(`the ${this.what} thread stopped unexpectedly${cause}`));
         this.pending.clear();
-        // A thread that could not load its model is not started again: it would fail again.
-        if (hadLoaded) this.spawn();
+        // `isLoaded` still tells of this thread (only `spawn` resets it). A thread that could not
+        // load its model is not started again: it would fail again.
+        if (this.isLoaded) this.spawn();
       });
     });
     this.loaded.catch(() => undefined);
