@@ -9,7 +9,7 @@ import { collectAudio, type Audio } from '../src/audio/types.js';
 import { decodeWav } from '../src/audio/wav.js';
 import type { SynthesisOptions, VoicePrompt } from '../src/engines/engine.js';
 import { shippedCalibration } from '../src/engines/preview/calibration-tables.js';
-import { calibrationVersion, PreviewEngine, type PreviewVoicePrompt } from '../src/engines/preview/preview-engine.js';
+import { calibrationVersion, formantText, PreviewEngine, type PreviewVoicePrompt } from '../src/engines/preview/preview-engine.js';
 import { EngineBusy } from '../src/errors.js';
 import { wordErrorRateOver } from './word-errors.js';
 import { audioDir, createBody, dataUrl, startTestServer, testCacheDir, type TestServer } from './helpers.js';
@@ -121,30 +121,34 @@ describe('preview engine: speaks in the enrolled voice', () => {
     t.diagnostic(`mean WER ${percent(rates.reduce((sum, rate) => sum + rate, 0) / rates.length)}`);
   });
 
-  it('follows the vocal tract: each formant\'s scale found within 0.1, the output\'s formants within 6 % of the reference\'s', async () => {
+  it('follows the vocal tract: each formant\'s scale found within 0.05, the output\'s formants within 6 % of the reference voice\'s on the same text', async () => {
     const pool = (engine() as unknown as { pool: EspeakPool }).pool;
     const passage = readFileSync(join(audioDir, 'passage.txt'), 'utf8');
-    // A median formant depends on the text: read by espeak's m6 at its defaults, the passage's
-    // median F2 is 2.4 % above the tables' text's (F1 1.3 %, F3 0.3 %), and a 6 % higher F2
-    // of the output is a scale about 0.1 higher; the estimates carry it.
+    // A reference whose vocal tract is shorter, longer or shaped otherwise than espeak's own m6 voice.
+    const readBy = (trueScales: [number, number, number], text: string) =>
+      collectAudio(pool.synthesize(text, { voice: 'en-us+m6', wordsPerMinute: 175, pitch: 40, range: 40, eqGainsDb: [], gain: 1, formantScales: trueScales }), engine().sampleRate);
     const cases: [number, number, number][] = [
       [0.9, 0.9, 0.9],
       [1.15, 1.05, 0.95],
     ];
     for (const trueScales of cases) {
-      // A reference whose vocal tract is shorter, longer or shaped otherwise than espeak's own m6 voice.
-      const reference = await collectAudio(
-        pool.synthesize(passage, { voice: 'en-us+m6', wordsPerMinute: 175, pitch: 40, range: 40, eqGainsDb: [], gain: 1, formantScales: trueScales }),
-        engine().sampleRate,
-      );
-      const prompt = (await engine().prepareVoice(reference)) as PreviewVoicePrompt;
+      // The reference reads the text the formant tables were read on, so what is checked is the
+      // engine and not the text: a median formant depends on the text. Read by m6 at its
+      // defaults, the passage's median F2 is 2.4 % above the tables' text's (F1 1.3 %, F3
+      // 0.3 %). Enrolled on the passage, the second case's F2 scale came out 1.12-1.16 and its
+      // output's F2 4.5-6.7 % above the reference's, over six states of espeak's random jitter
+      // (which state a job meets depends on what its thread spoke before): a check at the
+      // mercy of that jitter. Enrolled on the tables' text: scales within 0.03, formants within
+      // 3.3 % (class strengths 0.5 and 0.75, the same six states).
+      const prompt = (await engine().prepareVoice(await readBy(trueScales, formantText))) as PreviewVoicePrompt;
       const settings = await engine().settingsFor(prompt, 'en', {});
       assert.match(settings.voice, /\+m6$/);
-      settings.formantScales.forEach((scale, index) => assert.ok(Math.abs(scale - trueScales[index]!) <= 0.1, `F${index + 1}: true ${trueScales[index]}, estimated ${scale}`));
-      const spoken = analyseVoice(await speak(engine(), passage, prompt));
-      spoken.formants!.forEach((hz, index) => {
-        const wanted = prompt.stats.formants![index]!;
-        assert.ok(Math.abs(hz / wanted - 1) <= 0.06, `F${index + 1}: output ${hz.toFixed(0)} Hz, reference ${wanted.toFixed(0)} Hz`);
+      settings.formantScales.forEach((scale, index) => assert.ok(Math.abs(scale - trueScales[index]!) <= 0.05, `F${index + 1}: true ${trueScales[index]}, estimated ${scale}`));
+      // The clone and the reference voice read the same text, one the reference did not.
+      const wanted = analyseVoice(await readBy(trueScales, passage)).formants!;
+      const spoken = analyseVoice(await speak(engine(), passage, prompt)).formants!;
+      spoken.forEach((hz, index) => {
+        assert.ok(Math.abs(hz / wanted[index]! - 1) <= 0.06, `F${index + 1}: output ${hz.toFixed(0)} Hz, reference voice ${wanted[index]!.toFixed(0)} Hz`);
       });
     }
   });

@@ -86,7 +86,7 @@ const rehearsalSentences = [
  * 430-486 Hz (F2 1539-1647 Hz; F3 within 0.5 %); with the rehearsal sentences, 478 Hz and
  * 1608 Hz, near the six passages together (473 and 1598 Hz).
  */
-const formantText = [calibrationText, ...rehearsalSentences].join(' ');
+export const formantText = [calibrationText, ...rehearsalSentences].join(' ');
 const pitchGrid = [0, 12, 25, 37, 50, 75, 99];
 const rangeGrid = [0, 33, 66, 99];
 const rateGrid = [80, 110, 140, 175, 200, 230, 260, 300, 350, 450];
@@ -238,8 +238,9 @@ export class PreviewEngine implements Engine {
    * 5: the spectral correction varies with the sound being made (sound classes).
    * 6: the voice's median F1, F2 and F3, each formant scaled on its own (version 5 had one
    *    scale, from the long-term envelope's shift).
+   * 7: the sound classes' corrections at 0.75 of their measured difference (0.5 before).
    */
-  readonly promptVersion = 6;
+  readonly promptVersion = 7;
   readonly languages = Object.keys(espeakLanguages);
   readonly sampleRate: number;
   private readonly pool: EspeakPool;

@@ -74,9 +74,16 @@ const maxLogGain = 3;
  * sentences, with Moonshine listening; a scratch harness not kept): 4 classes at full strength
  * raised the mean cosine by 0.024 and cost 5.6 points of word error rate; 8 at 0.7, 0.018 for
  * 3.6 points; 4 or 8 at half strength, 0.012 for 0.3-0.9 points (8 identified more voices).
+ * With each formant matched (prompt version 6) they could be taken further. On all 42 voices
+ * of `bench:similarity`, one session, strength 0.5 / 0.75 / 0.85 / 1 gave 0.649 / 0.651-0.652
+ * / 0.652 / 0.655 mean cosine and 42.9-45.2 / 47.6-50.0 / 50.0 / 52.4 % identified. The low
+ * test voice's word error rate rose with it (`bench:intelligibility`, 4-14 enrollments each:
+ * 9.4, 10.4, 11.2, 11.7 %): at 1 more than 3 points above version 5's 8.3 %, at 0.85 just
+ * under, for no more likeness than 0.75 gives. The mel-cepstral distortion to held-out speech
+ * fell with it (`test/preview-likeness.test.ts`: 31.3, 30.5 and 29.7 dB at 0.5, 0.75 and 1).
  */
 const soundClassCount = 8;
-const classStrength = 0.5;
+const classStrength = 0.75;
 /** Posterior temperature, in squared normalised-MFCC distance. */
 const classTemperature = 1;
 /** Frames read at most on each side (12 s at a half-frame hop; a longer recording is read at a longer hop). */
