@@ -12,8 +12,9 @@
 // envelope (real cepstrum, liftered: Oppenheim and Schafer's homomorphic analysis) minus the
 // frame's own. Averaged over many sounds, it is what sets this speaker's spectrum apart from
 // espeak's for the same phones, at about 140 Hz resolution: far finer than the octave EQ it
-// replaces. On top of it, half of each broad class of sounds' own difference (see
-// `SoundClasses`): a speaker's vowels differ from espeak's otherwise than their fricatives do.
+// replaces. On top of it, three quarters of each broad class of sounds' own difference (see
+// `SoundClasses` and `classStrength`): a speaker's vowels differ from espeak's otherwise than
+// their fricatives do.
 //
 // Why one static correction and not one per frame: measured while building this, with the
 // speaker encoder and Moonshine on the first 20 LibriSpeech speakers of `bench:similarity`
@@ -22,8 +23,8 @@
 // reached a mean cosine of 0.63-0.65 but made 78-93 % of words unrecognisable; a per-frame
 // difference smoothed over 0.4 s cost 5-6 points of word error rate; a static one kept most of
 // the likeness (0.587 against 0.532) for about one point. Eight sound classes at half strength
-// sit between the two: 0.605 against 0.596 for the static correction alone, in one session, on
-// all 42 voices.
+// sat between the two: 0.605 against 0.596 for the static correction alone, in one session, on
+// all 42 voices (before each formant was matched; at 0.75 since, see `classStrength`).
 import { measureSyllableRate, rms } from '../../audio/analysis.js';
 import { frameAnalyser, speechFrameIndices, type FrameAnalyser, type FrameLayout } from '../../audio/spectral-frames.js';
 
