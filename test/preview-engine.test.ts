@@ -85,15 +85,25 @@ describe('preview engine: speaks in the enrolled voice', () => {
   // recording: 0 %). On the two sentences below the figures jump by several points between runs
   // (espeak's variants carry random state from call to call), too noisy for an absolute bound.
   // So this test holds the adaptation to what it owes: the adapted voice is understood about as
-  // well as espeak-ng's plain voice at the same speaking rate (within 15 points), and never
+  // well as espeak-ng's plain voice at the same speaking rate (within 20 points), and never
   // broken (< 60 %; broken speech scores ~100 %). It prints every figure.
   // Each text is spoken four times, each time by a synthesizer in the state the previous job
   // left (f5's breath noise and espeak's pitch flutter run on), and the errors are pooled. One
   // reading of the first text in the high voice scored anywhere from 3 to 38 % (36 readings,
-  // twelve enrollments), and one reading of each text failed a CI run at 42.9 % against plain
-  // espeak's 22.4 %. Pooled over three readings (eight enrollments of each voice), the adapted
-  // voice scored at most 9.6 points worse than plain espeak (slow: 25.2 against 15.6 %; high
-  // at most 4.1 points); four readings narrow that further.
+  // twelve enrollments). The bound is set by what a fresh enrollment of the same reference
+  // scores: each enrollment meets another state of that jitter, and the state it meets sets the
+  // voice's correction and pace (the slow voice: 116-126 words/min over fourteen enrollments).
+  // With sound classes at 0.75 (prompt version 7), the adapted minus the plain rate over 26
+  // enrollments of the slow and high voices (a scratch script, this test's texts and readings):
+  // -10.8 to +17.4 points, mean +3.8; a CI run failed the earlier 15-point bound at +16.3 (slow:
+  // 22.4 against 6.1 %), the adapted voice near the top of its range and plain espeak at the
+  // bottom of its own (plain, slow voice: 5.6-17.3 % by enrollment). The low and fast
+  // voices score 12-26 points below plain espeak. The issue's own measure, 3 points at most
+  // above the earlier engine, is `bench:intelligibility`'s (twelve sentences, several
+  // enrollments). Starting every reading from one saved state of espeak made the figures
+  // repeatable, but fixed one draw of that spread: three saved states gave the high voice 19-26 %
+  // over the bench's twelve sentences and the fast voice 16-30 %, where 15.3 and 18.4 % are the
+  // means over many states; not kept.
   // A later CI run failed at 106 % for the slow voice: the voice was fine, but Moonshine fell
   // into a loop on one reading ("to the channel" forty times). The recognizer now cuts a loop
   // and hears that audio again in halves (src/audio/asr/repetition.ts).
@@ -115,7 +125,7 @@ describe('preview engine: speaks in the enrolled voice', () => {
       const plain = await wordErrors((text) => collectAudio(engine().synthesizeBare(text, { wordsPerMinute }), engine().sampleRate));
       t.diagnostic(`${name}: WER ${percent(adapted)} (plain espeak-ng at ${wordsPerMinute} words/min: ${percent(plain)})`);
       assert.ok(adapted < 0.6, `${name}: WER ${percent(adapted)}`);
-      assert.ok(adapted <= plain + 0.15, `${name}: WER ${percent(adapted)}, plain espeak-ng at the same rate ${percent(plain)}`);
+      assert.ok(adapted <= plain + 0.2, `${name}: WER ${percent(adapted)}, plain espeak-ng at the same rate ${percent(plain)}`);
       rates.push(adapted);
     }
     t.diagnostic(`mean WER ${percent(rates.reduce((sum, rate) => sum + rate, 0) / rates.length)}`);
